@@ -1,0 +1,170 @@
+"""Hydra callback that owns the sweep-level MLflow work of a multirun.
+
+Before any job starts it (1) composes and validates every job of the sweep, so a bad value
+anywhere stops the sweep before a single run exists, (2) checks the tracking store, and
+(3) creates the store, the experiment and the sweep's parent run once, in this process, so
+parallel jobs never race on a fresh SQLite schema. Jobs find the parent through an
+environment variable. At the end it closes the parent (FAILED if any job failed) and prints a
+summary table.
+
+Hydra turns exceptions raised in callbacks into warnings, so a failed preflight exits with
+SystemExit (not an Exception) after printing its reason.
+"""
+
+from __future__ import annotations
+
+import atexit
+import copy
+import os
+import sys
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, open_dict, read_write
+
+from initlab import tracking
+from initlab.config import ConfigError, to_settings
+from initlab.experiment import PARENT_RUN_ENV, Outcome
+
+
+def expand_sweep(task_overrides: list[str]) -> list[list[str]]:
+    """The override list of every job, in the order the basic sweeper launches them."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(task_overrides)
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def preflight(config_name: str | None, jobs: list[list[str]]) -> None:
+    """Compose and validate every job's config; raise on the first that is bad."""
+    from hydra import compose
+
+    for overrides in jobs:
+        try:
+            to_settings(compose(config_name=config_name, overrides=overrides))
+        except ConfigError as exc:
+            raise ConfigError(f"job [{' '.join(overrides)}]: {exc}") from exc
+
+
+def _fail(message: str) -> None:
+    print(f"initlab: {message}\nNo run was created.", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def format_table(rows: list[Outcome | tuple[str, str]]) -> str:
+    """Rows are outcomes, or (job name, error) for a failed job."""
+    header = f"{'job':<28} {'init':<8} {'final cost':>12} {'train acc':>10} {'test acc':>9} {'seconds':>8}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        if isinstance(row, Outcome):
+            lines.append(
+                f"{row.name:<28} {row.init:<8} {row.final_cost:>12.6g} {100 * row.train_accuracy:>9.2f}% "
+                f"{100 * row.test_accuracy:>8.2f}% {row.seconds:>8.2f}"
+            )
+        else:
+            name, error = row
+            lines.append(f"{name:<28} FAILED: {error}")
+    return "\n".join(lines)
+
+
+class MlflowSweepCallback(Callback):
+    def __init__(self) -> None:
+        self.client: Any = None
+        self.parent_run_id: str | None = None
+        self.expected_jobs: int | None = None
+        self.rows: list[Outcome | tuple[str, str]] = []
+        self.failed = 0
+        self.uri = ""
+        self.experiment = ""
+
+    # --- start: validate everything, then create store, experiment and parent run ---------
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        task_overrides = list(config.hydra.overrides.task)
+        config_name = kwargs.get("config_name")
+        try:
+            if config.hydra.sweeper._target_.endswith("BasicSweeper"):
+                jobs = expand_sweep(task_overrides)
+                self.expected_jobs = len(jobs)
+            else:  # another sweeper decides its jobs later: check what we can now
+                jobs = [[o for o in task_overrides if "," not in o]]
+            preflight(config_name, jobs)
+        except ConfigError as exc:
+            _fail(str(exc))
+        except Exception as exc:  # Hydra's own composition errors: unknown choice, bad type
+            cause = f"\n{exc.__cause__}" if exc.__cause__ else ""
+            _fail(f"{exc}{cause}")
+
+        settings = to_settings(_without_hydra(config))
+        if not settings.tracking.enabled:
+            return
+        self.uri = tracking.resolve_tracking_uri(settings.tracking.uri)
+        self.experiment = settings.tracking.experiment
+        try:
+            tracking.check_reachable(self.uri)
+            self.client = tracking.client_for(self.uri)
+            experiment_id = tracking.ensure_experiment(self.client, self.experiment, self.uri)
+        except tracking.TrackingError as exc:
+            _fail(str(exc))
+        name = " ".join(task_overrides) or "defaults"
+        self.parent_run_id = tracking.start_run(
+            self.client, self.uri, experiment_id, name=name,
+            tags={tracking.ROLE_TAG: "sweep", tracking.OVERRIDES_TAG: name},
+        )
+        os.environ[PARENT_RUN_ENV] = self.parent_run_id
+        atexit.register(self._finish)  # runs even when the sweep raises on a failed job
+        print(
+            f"initlab: sweep of {self.expected_jobs or '?'} job(s) -> MLflow experiment "
+            f"'{self.experiment}' at {self.uri} (parent run {self.parent_run_id})",
+            flush=True,
+        )
+
+    # --- per job: collect the summary row ------------------------------------------------
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if self.parent_run_id is None and self.expected_jobs is None:
+            return  # a single run (no multirun)
+        name = " ".join(job_return.overrides or []) or "defaults"
+        if job_return.status == JobStatus.COMPLETED and isinstance(job_return._return_value, Outcome):
+            self.rows.append(job_return._return_value)
+        else:
+            self.failed += 1
+            error = job_return._return_value
+            self.rows.append((name, f"{type(error).__name__}: {error}"))
+        if self.expected_jobs is not None and len(self.rows) == self.expected_jobs:
+            self._finish()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._finish()
+
+    # --- end: close the parent once, print the table -----------------------------------
+
+    def _finish(self) -> None:
+        if self.parent_run_id is None:
+            return
+        run_id, self.parent_run_id = self.parent_run_id, None
+        os.environ.pop(PARENT_RUN_ENV, None)
+        missing = (self.expected_jobs or len(self.rows)) - len(self.rows)
+        # Jobs that never reported back were interrupted (Ctrl-C, a crash): KILLED.
+        status = "FAILED" if self.failed else "KILLED" if missing else "FINISHED"
+        tracking.end_run(self.client, run_id, status)
+        print("\n" + format_table(self.rows), flush=True)
+        done = len(self.rows) - self.failed
+        print(
+            f"\n{done} job(s) finished, {self.failed} failed"
+            + (f", {missing} not run" if missing else "")
+            + f". Parent run {run_id}: {status}.\n"
+            f"MLflow store: {self.uri} (experiment '{self.experiment}'); browse it with `make ui`.\n"
+            f"Report: python src/report.py --experiment {self.experiment}",
+            flush=True,
+        )
+
+
+def _without_hydra(config: DictConfig) -> DictConfig:
+    """The primary config as a job sees it (Hydra's own node removed)."""
+    cfg = copy.deepcopy(config)
+    with read_write(cfg), open_dict(cfg):
+        del cfg["hydra"]
+    return cfg

@@ -1,0 +1,229 @@
+"""MLflow tracking: where the store is, experiments, parent/child runs, and batched logging.
+
+Everything goes through an explicit ``MlflowClient``: no fluent "active run" global state, so
+no run can leak from one job into the next. Knows nothing of NumPy internals or Hydra.
+
+Store layout (the project's contract):
+  default tracking URI  sqlite:///<project>/mlruns/mlflow.db   (absolute, not cwd-relative)
+  artifacts             <project>/mlruns/artifacts/<experiment id>/...
+  overrides             tracking.uri in the config, else $MLFLOW_TRACKING_URI
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # mlflow costs ~1-2 s to import: only when a run is really tracked
+    from mlflow.tracking import MlflowClient
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_STORE_DIR = PROJECT_ROOT / "mlruns"
+
+# Tag names (the report and users' scripts read these).
+ROLE_TAG = "initlab.role"  # "sweep" for a multirun's parent, "job" for a job's run
+JOB_NUM_TAG = "initlab.job_num"
+OVERRIDES_TAG = "initlab.overrides"
+PARENT_TAG = "mlflow.parentRunId"
+RUN_NAME_TAG = "mlflow.runName"
+GROUP_TAGS = ("init", "activation", "dataset")
+
+# Artifact paths inside a run.
+BOUNDARY_ARTIFACT = "plots/decision_boundary.png"
+COST_ARTIFACT = "plots/cost.png"
+CONFIG_ARTIFACT = "config/config.yaml"
+
+# MLflow's per-request limits for log_batch.
+_MAX_PARAMS_PER_BATCH = 100
+_MAX_METRICS_PER_BATCH = 1000
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used; the message says which store and why."""
+
+
+def resolve_tracking_uri(configured: str | None = None) -> str:
+    """The config key wins, then $MLFLOW_TRACKING_URI, then the project's SQLite store."""
+    if configured:
+        return configured
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{DEFAULT_STORE_DIR / 'mlflow.db'}"
+
+
+def artifact_root_for(uri: str) -> str | None:
+    """Where a new experiment's artifacts go: beside a local SQLite store, else the server's choice."""
+    if uri.startswith("sqlite:///"):
+        db_path = Path(uri.removeprefix("sqlite:///"))
+        return (db_path.parent / "artifacts").resolve().as_uri()
+    return None
+
+
+def check_reachable(uri: str, timeout: float = 3.0) -> None:
+    """Fail fast, with the address in the message, if a tracking server does not answer.
+
+    MLflow's own client retries for minutes before giving up; users deserve a clear answer now.
+    A local SQLite store only needs its folder to be creatable.
+    """
+    if uri.startswith(("http://", "https://")):
+        url = uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (user's URI)
+                response.read()
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise TrackingError(
+                f"MLflow tracking server {uri} is unreachable ({reason}). Start it, or unset "
+                "MLFLOW_TRACKING_URI / tracking.uri to use the project's local store."
+            ) from exc
+    elif uri.startswith("sqlite:///"):
+        db_path = Path(uri.removeprefix("sqlite:///"))
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrackingError(f"cannot create the MLflow store folder {db_path.parent}: {exc}") from exc
+
+
+def client_for(uri: str) -> MlflowClient:
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def ensure_experiment(client: MlflowClient, name: str, uri: str) -> str:
+    """The experiment's id, creating it (with the artifact root beside the store) if needed."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            client.restore_experiment(experiment.experiment_id)
+        return experiment.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_root_for(uri))
+    except Exception:  # another process created it between our look-up and create
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+# --- runs that are always closed -----------------------------------------------------------
+
+# Runs this process opened and has not closed yet: closed as KILLED if the process exits first.
+_open_runs: dict[str, tuple[str, str]] = {}
+
+
+def _close_leftover_runs() -> None:
+    for run_id, (uri, _) in list(_open_runs.items()):
+        with contextlib.suppress(Exception):
+            client_for(uri).set_terminated(run_id, status="KILLED")
+        _open_runs.pop(run_id, None)
+
+
+atexit.register(_close_leftover_runs)
+
+
+def start_run(
+    client: MlflowClient,
+    uri: str,
+    experiment_id: str,
+    *,
+    name: str,
+    tags: Mapping[str, str],
+    parent_run_id: str | None = None,
+) -> str:
+    all_tags = dict(tags)
+    if parent_run_id:
+        all_tags[PARENT_TAG] = parent_run_id
+    run = client.create_run(experiment_id, run_name=name, tags=all_tags)
+    _open_runs[run.info.run_id] = (uri, name)
+    return run.info.run_id
+
+
+def end_run(client: MlflowClient, run_id: str, status: str) -> None:
+    client.set_terminated(run_id, status=status)
+    _open_runs.pop(run_id, None)
+
+
+@contextlib.contextmanager
+def tracked_run(
+    client: MlflowClient,
+    uri: str,
+    experiment_id: str,
+    *,
+    name: str,
+    tags: Mapping[str, str],
+    parent_run_id: str | None = None,
+) -> Iterator[str]:
+    """A run that ends FINISHED, FAILED if the body raises, KILLED on Ctrl-C."""
+    run_id = start_run(client, uri, experiment_id, name=name, tags=tags, parent_run_id=parent_run_id)
+    try:
+        yield run_id
+    except KeyboardInterrupt:
+        end_run(client, run_id, "KILLED")
+        raise
+    except BaseException:
+        end_run(client, run_id, "FAILED")
+        raise
+    end_run(client, run_id, "FINISHED")
+
+
+# --- logging ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Curve:
+    key: str
+    steps: Sequence[int]
+    values: Sequence[float]
+
+
+def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> None:
+    from mlflow.entities import Param
+
+    items = [Param(k, str(v)) for k, v in sorted(params.items())]
+    for start in range(0, len(items), _MAX_PARAMS_PER_BATCH):
+        client.log_batch(run_id, params=items[start : start + _MAX_PARAMS_PER_BATCH])
+
+
+def log_metrics(
+    client: MlflowClient,
+    run_id: str,
+    scalars: Mapping[str, float],
+    curves: Sequence[Curve] = (),
+    *,
+    final_step: int = 0,
+) -> None:
+    """Scalars and whole curves in as few requests as MLflow allows (never point by point)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    metrics = [Metric(k, float(v), now, final_step) for k, v in sorted(scalars.items())]
+    for curve in curves:
+        metrics += [
+            Metric(curve.key, float(v), now, int(s)) for s, v in zip(curve.steps, curve.values, strict=True)
+        ]
+    for start in range(0, len(metrics), _MAX_METRICS_PER_BATCH):
+        client.log_batch(run_id, metrics=metrics[start : start + _MAX_METRICS_PER_BATCH])
+
+
+def log_figure(client: MlflowClient, run_id: str, figure: Any, artifact_file: str) -> None:
+    client.log_figure(run_id, figure, artifact_file)
+
+
+def log_text(client: MlflowClient, run_id: str, text: str, artifact_file: str) -> None:
+    client.log_text(run_id, text, artifact_file)
+
+
+def warn(message: str) -> None:
+    print(f"initlab: {message}", file=sys.stderr)

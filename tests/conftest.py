@@ -1,0 +1,42 @@
+"""Shared fixtures: composed configs (hydra.compose), a temporary MLflow store, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from initlab.config import CONF_DIR, register_configs
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+TRAIN = PROJECT_ROOT / "src" / "train.py"
+
+register_configs()
+
+
+@pytest.fixture
+def compose_cfg() -> Iterator[Callable[..., DictConfig]]:
+    """compose_cfg("init=he", ...) -> the job config Hydra would build for those overrides."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        yield lambda *overrides: compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    """A tracking URI for an MLflow store of this test alone (created on first use)."""
+    return f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+
+
+def run_cli(*args: str, uri: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python src/train.py ARGS`` against the store ``uri``, from ``cwd``."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "HYDRA_FULL_ERROR": "0"}
+    return subprocess.run(
+        [sys.executable, str(TRAIN), *args, f"hydra.run.dir={cwd}/outputs", f"hydra.sweep.dir={cwd}/multirun"],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )

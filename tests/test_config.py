@@ -1,0 +1,108 @@
+"""Composition: defaults are the course, every option composes, typos and bad values fail."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ValidationError
+
+from initlab.config import GROUP_SCHEMAS, ConfigError, Config, describe_groups, flatten, to_settings
+
+
+def test_defaults_are_the_course_setup(compose_cfg):
+    s = to_settings(compose_cfg())
+    assert isinstance(s, Config)
+    assert (s.init.name, s.activation.name, s.dataset.name) == ("he", "relu", "circles")
+    assert s.model.hidden == [10, 5]
+    assert (s.trainer.lr, s.trainer.iterations) == (0.01, 15000)
+    assert (s.dataset.n_train, s.dataset.n_test, s.dataset.noise) == (300, 100, 0.05)
+    assert (s.dataset.train_seed, s.dataset.test_seed, s.seed) == (1, 2, 3)
+    assert s.tracking.experiment == "initialization"
+
+
+@pytest.mark.parametrize(
+    "group,option", [(g, o) for g, options in GROUP_SCHEMAS.items() for o in options]
+)
+def test_every_option_composes_into_its_schema(compose_cfg, group, option):
+    s = to_settings(compose_cfg(f"{group}={option}"))
+    node = getattr(s, group)
+    assert isinstance(node, GROUP_SCHEMAS[group][option])
+
+
+def test_group_options_in_conf_match_the_schemas():
+    from initlab.config import CONF_DIR
+
+    for group, options in GROUP_SCHEMAS.items():
+        assert {p.stem for p in (CONF_DIR / group).glob("*.yaml")} == set(options), group
+
+
+def test_random_scale_and_any_hidden_list(compose_cfg):
+    s = to_settings(compose_cfg("init=random", "init.scale=3.5", "model.hidden=[7,7,7,2]"))
+    assert s.init.scale == 3.5
+    assert s.model.hidden == [7, 7, 7, 2]
+
+
+def test_unknown_choice_lists_the_options(compose_cfg):
+    with pytest.raises(Exception, match=r"init/foo") as info:
+        compose_cfg("init=foo")
+    for option in GROUP_SCHEMAS["init"]:
+        assert option in str(info.value)
+
+
+def test_wrong_type_names_the_key(compose_cfg):
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_cfg("trainer.lr=abc")
+    assert isinstance(info.value.__cause__, ValidationError)
+    assert "trainer.lr" in str(info.value.__cause__)
+
+
+def test_unknown_key_is_an_error(compose_cfg):
+    with pytest.raises(ConfigCompositionException, match="trainer.nope"):
+        compose_cfg("trainer.nope=1")
+
+
+def test_scheme_specific_key_only_where_it_exists(compose_cfg):
+    with pytest.raises(ConfigCompositionException, match="init.scale"):
+        compose_cfg("init=he", "init.scale=2")
+
+
+@pytest.mark.parametrize(
+    "override,key",
+    [
+        ("trainer.lr=-1", "trainer.lr"),
+        ("trainer.lr=0", "trainer.lr"),
+        ("trainer.iterations=0", "trainer.iterations"),
+        ("trainer.log_every=0", "trainer.log_every"),
+        ("model.hidden=[]", "model.hidden"),
+        ("model.hidden=[4,0]", "model.hidden"),
+        ("dataset.noise=-0.1", "dataset.noise"),
+        ("dataset.n_train=1", "dataset.n_train"),
+        ("seed=-3", "seed"),
+        ("tracking.experiment=' '", "tracking.experiment"),
+    ],
+)
+def test_out_of_range_values_name_the_key(compose_cfg, override, key):
+    with pytest.raises(ConfigError, match=rf"^{key} must be"):
+        to_settings(compose_cfg(override))
+
+
+def test_random_scale_must_be_positive(compose_cfg):
+    with pytest.raises(ConfigError, match="init.scale"):
+        to_settings(compose_cfg("init=random", "init.scale=-1"))
+
+
+def test_flatten_gives_dotted_params(compose_cfg):
+    flat = flatten(compose_cfg("init=random"))
+    assert flat["init.name"] == "random"
+    assert flat["init.scale"] == "10.0"
+    assert flat["model.hidden"] == "[10, 5]"
+    assert flat["trainer.lr"] == "0.01"
+    assert flat["seed"] == "3"
+
+
+def test_help_menu_lists_every_group_and_option():
+    menu = describe_groups()
+    for group, options in GROUP_SCHEMAS.items():
+        assert f"{group}:" in menu
+        for option in options:
+            assert f"  {option} " in menu

@@ -1,8 +1,8 @@
 """Train one experiment, or a grid with -m.
 
-    python src/train.py                                   # the course's He run
-    python src/train.py -m init=zeros,random,he,xavier    # the lecture's grid
-    python src/train.py --help                            # config groups and their options
+python src/train.py                                   # the course's He run
+python src/train.py -m init=zeros,random,he,xavier    # the lecture's grid
+python src/train.py --help                            # config groups and their options
 """
 
 import hydra

@@ -37,6 +37,16 @@ def run_cli(*args: str, uri: str, cwd: Path, timeout: float = 300) -> subprocess
     """Run ``python src/train.py ARGS`` against the store ``uri``, from ``cwd``."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "HYDRA_FULL_ERROR": "0"}
     return subprocess.run(
-        [sys.executable, str(TRAIN), *args, f"hydra.run.dir={cwd}/outputs", f"hydra.sweep.dir={cwd}/multirun"],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+        [
+            sys.executable,
+            str(TRAIN),
+            *args,
+            f"hydra.run.dir={cwd}/outputs",
+            f"hydra.sweep.dir={cwd}/multirun",
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

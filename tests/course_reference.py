@@ -57,7 +57,7 @@ def compute_loss(a3, Y):
 
 def backward_propagation(X, Y, cache):
     m = X.shape[1]
-    (z1, a1, W1, b1, z2, a2, W2, b2, z3, a3, W3, b3) = cache
+    (_z1, a1, _W1, _b1, _z2, a2, W2, _b2, _z3, a3, W3, _b3) = cache
     dz3 = 1.0 / m * (a3 - Y)
     dW3 = np.dot(dz3, a2.T)
     db3 = np.sum(dz3, axis=1, keepdims=True)
@@ -81,8 +81,12 @@ def model(X, Y, initialization, learning_rate=0.01, num_iterations=15000):
         cost = compute_loss(a3, Y)
         grads = backward_propagation(X, Y, cache)
         for k in range(1, 4):
-            parameters["W" + str(k)] = parameters["W" + str(k)] - learning_rate * grads["dW" + str(k)]
-            parameters["b" + str(k)] = parameters["b" + str(k)] - learning_rate * grads["db" + str(k)]
+            parameters["W" + str(k)] = (
+                parameters["W" + str(k)] - learning_rate * grads["dW" + str(k)]
+            )
+            parameters["b" + str(k)] = (
+                parameters["b" + str(k)] - learning_rate * grads["db" + str(k)]
+            )
         if i % 1000 == 0:
             costs.append(cost)
     return parameters, costs

@@ -6,7 +6,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
-from initlab.config import GROUP_SCHEMAS, ConfigError, Config, describe_groups, flatten, to_settings
+from initlab.config import GROUP_SCHEMAS, Config, ConfigError, describe_groups, flatten, to_settings
 
 
 def test_defaults_are_the_course_setup(compose_cfg):
@@ -57,12 +57,12 @@ def test_wrong_type_names_the_key(compose_cfg):
 
 
 def test_unknown_key_is_an_error(compose_cfg):
-    with pytest.raises(ConfigCompositionException, match="trainer.nope"):
+    with pytest.raises(ConfigCompositionException, match=r"trainer\.nope"):
         compose_cfg("trainer.nope=1")
 
 
 def test_scheme_specific_key_only_where_it_exists(compose_cfg):
-    with pytest.raises(ConfigCompositionException, match="init.scale"):
+    with pytest.raises(ConfigCompositionException, match=r"init\.scale"):
         compose_cfg("init=he", "init.scale=2")
 
 
@@ -87,7 +87,7 @@ def test_out_of_range_values_name_the_key(compose_cfg, override, key):
 
 
 def test_random_scale_must_be_positive(compose_cfg):
-    with pytest.raises(ConfigError, match="init.scale"):
+    with pytest.raises(ConfigError, match=r"init\.scale"):
         to_settings(compose_cfg("init=random", "init.scale=-1"))
 
 

@@ -25,16 +25,38 @@ from initlab.trainer import fit
 PUBLISHED_COSTS = {
     "zeros": [0.6931471805599453] * 15,
     "random": [
-        float("inf"), 0.6244405061689552, 0.5979643914272642, 0.5637254162165872,
-        0.5501640269883202, 0.5444721253481484, 0.5374632031142033, 0.4777312272455887,
-        0.39784053333340974, 0.3934906959402653, 0.3920338616006118, 0.38928474137191077,
-        0.3861583623847435, 0.38498646217082794, 0.38279729866923734,
+        float("inf"),
+        0.6244405061689552,
+        0.5979643914272642,
+        0.5637254162165872,
+        0.5501640269883202,
+        0.5444721253481484,
+        0.5374632031142033,
+        0.4777312272455887,
+        0.39784053333340974,
+        0.3934906959402653,
+        0.3920338616006118,
+        0.38928474137191077,
+        0.3861583623847435,
+        0.38498646217082794,
+        0.38279729866923734,
     ],
     "he": [
-        0.8830537463419761, 0.6879825919728063, 0.6751286264523371, 0.6526117768893807,
-        0.6082958970572937, 0.5304944491717495, 0.41386458170717944, 0.31178034648444414,
-        0.23696215330322556, 0.18597287209206836, 0.1501555628037181, 0.12325079292273546,
-        0.09917746546525932, 0.08457055954024277, 0.07357895962677365,
+        0.8830537463419761,
+        0.6879825919728063,
+        0.6751286264523371,
+        0.6526117768893807,
+        0.6082958970572937,
+        0.5304944491717495,
+        0.41386458170717944,
+        0.31178034648444414,
+        0.23696215330322556,
+        0.18597287209206836,
+        0.1501555628037181,
+        0.12325079292273546,
+        0.09917746546525932,
+        0.08457055954024277,
+        0.07357895962677365,
     ],
 }
 PUBLISHED_ACCURACY = {"zeros": (0.5, 0.5), "random": (0.83, 0.86), "he": (0.9933333333333333, 0.96)}
@@ -55,7 +77,11 @@ def reference():
         runs = {}
         for name in SCHEMES:
             params, costs = course.model(X, Y, name)
-            runs[name] = (costs, course.predict_accuracy(X, Y, params), course.predict_accuracy(Xt, Yt, params))
+            runs[name] = (
+                costs,
+                course.predict_accuracy(X, Y, params),
+                course.predict_accuracy(Xt, Yt, params),
+            )
         return (X, Y, Xt, Yt), runs
     finally:
         np.random.set_state(saved)
@@ -67,7 +93,9 @@ def ours(data):
     runs = {}
     for name, scheme in SCHEMES.items():
         params = init_layers(scheme, [2, 10, 5, 1], course_rng(3))
-        params, history = fit(params, data.X_train, data.Y_train, act, lr=0.01, iterations=15000, log_every=1000)
+        params, history = fit(
+            params, data.X_train, data.Y_train, act, lr=0.01, iterations=15000, log_every=1000
+        )
         runs[name] = (
             history.costs[0],
             float(accuracy(params, data.X_train, data.Y_train, act)[0]),
@@ -78,7 +106,12 @@ def ours(data):
 
 def test_dataset_is_the_courses(data, reference):
     (X, Y, Xt, Yt), _ = reference
-    for ours_, theirs in ((data.X_train, X), (data.Y_train, Y), (data.X_test, Xt), (data.Y_test, Yt)):
+    for ours_, theirs in (
+        (data.X_train, X),
+        (data.Y_train, Y),
+        (data.X_test, Xt),
+        (data.Y_test, Yt),
+    ):
         np.testing.assert_array_equal(ours_, theirs)
     assert data.X_train.shape == (2, 300) and data.X_test.shape == (2, 100)
 
@@ -109,7 +142,9 @@ def test_random_matches_the_course_script_run_here(ours, reference):
     finite = np.isfinite(theirs)
     assert not finite[0]  # the course prints inf at iteration 0 (log of an exact 0)
     np.testing.assert_allclose(ours["random"][0][finite], theirs[finite], rtol=1e-9, atol=0)
-    assert np.isfinite(ours["random"][0][0]) and ours["random"][0][0] > 100  # stable loss: finite, huge
+    assert (
+        np.isfinite(ours["random"][0][0]) and ours["random"][0][0] > 100
+    )  # stable loss: finite, huge
 
 
 def test_random_follows_the_published_curve(ours):

@@ -31,7 +31,9 @@ def _cost(params: Params, X, Y, act) -> float:
 
 def _relative_error(numeric: np.ndarray, analytic: np.ndarray) -> float:
     """The course's gradient-check measure: ||a - b|| / (||a|| + ||b||)."""
-    return float(np.linalg.norm(numeric - analytic) / (np.linalg.norm(numeric) + np.linalg.norm(analytic)))
+    return float(
+        np.linalg.norm(numeric - analytic) / (np.linalg.norm(numeric) + np.linalg.norm(analytic))
+    )
 
 
 @pytest.mark.parametrize("act_cfg", ACTIVATIONS, ids=lambda a: a.name)
@@ -88,10 +90,18 @@ def test_stacked_replicas_train_exactly_like_single_runs(circles, act_cfg):
     rngs = [course_rng(3), course_rng(3), course_rng(3), course_rng(3), course_rng(11)]
     dims = [2, 10, 5, 1]
     kwargs = dict(lr=0.01, iterations=300, log_every=50)
-    stacked, stacked_history = fit(init_replicas(schemes, dims, rngs), circles.X_train, circles.Y_train, act, **kwargs)
+    stacked, stacked_history = fit(
+        init_replicas(schemes, dims, rngs), circles.X_train, circles.Y_train, act, **kwargs
+    )
     assert stacked.replicas == 5
     for k, (scheme, seed) in enumerate(zip(schemes, [3, 3, 3, 3, 11], strict=True)):
-        alone, history = fit(init_layers(scheme, dims, course_rng(seed)), circles.X_train, circles.Y_train, act, **kwargs)
+        alone, history = fit(
+            init_layers(scheme, dims, course_rng(seed)),
+            circles.X_train,
+            circles.Y_train,
+            act,
+            **kwargs,
+        )
         np.testing.assert_allclose(stacked_history.costs[k], history.costs[0], rtol=1e-9, atol=0)
         for w_stacked, w_alone in zip(stacked.weights, alone.weights, strict=True):
             np.testing.assert_allclose(w_stacked[k], w_alone[0], rtol=1e-9, atol=1e-15)
@@ -100,8 +110,13 @@ def test_stacked_replicas_train_exactly_like_single_runs(circles, act_cfg):
 def test_zeros_init_never_breaks_symmetry(circles):
     act = make_activation(ReluActivation())
     params, history = fit(
-        init_layers(ZerosInit(), [2, 10, 5, 1], course_rng(3)), circles.X_train, circles.Y_train, act,
-        lr=0.01, iterations=200, log_every=100,
+        init_layers(ZerosInit(), [2, 10, 5, 1], course_rng(3)),
+        circles.X_train,
+        circles.Y_train,
+        act,
+        lr=0.01,
+        iterations=200,
+        log_every=100,
     )
     for w in params.weights:
         assert np.all(w == 0)  # every unit is the same, and none ever moves
@@ -111,12 +126,18 @@ def test_zeros_init_never_breaks_symmetry(circles):
 def test_history_records_log_points_and_the_final_cost(circles):
     act = make_activation(ReluActivation())
     params, history = fit(
-        init_layers(HeInit(), [2, 10, 5, 1], course_rng(3)), circles.X_train, circles.Y_train, act,
-        lr=0.01, iterations=250, log_every=100,
+        init_layers(HeInit(), [2, 10, 5, 1], course_rng(3)),
+        circles.X_train,
+        circles.Y_train,
+        act,
+        lr=0.01,
+        iterations=250,
+        log_every=100,
     )
     np.testing.assert_array_equal(history.steps, [0, 100, 200])
     assert history.costs.shape == (1, 3)
     assert history.final_cost[0] == pytest.approx(
-        float(cross_entropy(forward(params, circles.X_train, act).logits, circles.Y_train)[0]), rel=1e-15
+        float(cross_entropy(forward(params, circles.X_train, act).logits, circles.Y_train)[0]),
+        rel=1e-15,
     )
     assert history.final_cost[0] < history.costs[0, 0]

@@ -46,7 +46,9 @@ def _job(client, exp_id, parent_id, num, init, *, start, cost=None, acc=None, fa
     }
     if parent_id:
         tags[tracking.PARENT_TAG] = parent_id
-    run_id = client.create_run(exp_id, start_time=start, tags=tags, run_name=f"init={init}").info.run_id
+    run_id = client.create_run(
+        exp_id, start_time=start, tags=tags, run_name=f"init={init}"
+    ).info.run_id
     client.log_batch(run_id, params=[Param("init.name", init), Param("trainer.iterations", "200")])
     if not failed:
         steps = [0, 100, 200]
@@ -83,7 +85,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     _job(client, exp_id, old, 0, "random", start=T0 + 1, cost=0.5, acc=0.75)
     client.set_terminated(old, "FINISHED")
 
-    latest = _sweep(client, exp_id, "init=zeros,he,xavier", T0 + 100)
+    latest = _sweep(client, exp_id, "init=zeros,he,xavier model.hidden=[10, 5]", T0 + 100)
     # Created out of job order: the report must order by job number, not by creation.
     _job(client, exp_id, latest, 2, "xavier", start=T0 + 101, failed=True)
     _job(client, exp_id, latest, 0, "zeros", start=T0 + 102, cost=0.6931471805599453, acc=0.5)
@@ -205,5 +207,7 @@ def test_help_does_not_import_mlflow_or_matplotlib() -> None:
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "print(sorted(m for m in ('mlflow', 'matplotlib') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip().endswith("[]")

@@ -72,5 +72,7 @@ def make_activation(cfg: ActivationConfig) -> Activation:
         return LeakyRelu(cfg.name, slope=cfg.slope)  # type: ignore[attr-defined]
     simple = {"relu": Relu, "sigmoid": Sigmoid, "tanh": Tanh}
     if cfg.name not in simple:
-        raise ValueError(f"unknown activation {cfg.name!r}; choose one of {sorted([*simple, 'leaky_relu'])}")
+        raise ValueError(
+            f"unknown activation {cfg.name!r}; choose one of {sorted([*simple, 'leaky_relu'])}"
+        )
     return simple[cfg.name](cfg.name)

@@ -55,13 +55,17 @@ def _fail(message: str) -> None:
 
 def format_table(rows: list[Outcome | tuple[str, str]]) -> str:
     """Rows are outcomes, or (job name, error) for a failed job."""
-    header = f"{'job':<28} {'init':<8} {'final cost':>12} {'train acc':>10} {'test acc':>9} {'seconds':>8}"
+    header = (
+        f"{'job':<28} {'init':<8} {'final cost':>12} {'train acc':>10} {'test acc':>9} "
+        f"{'seconds':>8}"
+    )
     lines = [header, "-" * len(header)]
     for row in rows:
         if isinstance(row, Outcome):
             lines.append(
-                f"{row.name:<28} {row.init:<8} {row.final_cost:>12.6g} {100 * row.train_accuracy:>9.2f}% "
-                f"{100 * row.test_accuracy:>8.2f}% {row.seconds:>8.2f}"
+                f"{row.name:<28} {row.init:<8} {row.final_cost:>12.6g} "
+                f"{100 * row.train_accuracy:>9.2f}% {100 * row.test_accuracy:>8.2f}% "
+                f"{row.seconds:>8.2f}"
             )
         else:
             name, error = row
@@ -110,7 +114,10 @@ class MlflowSweepCallback(Callback):
             _fail(str(exc))
         name = " ".join(task_overrides) or "defaults"
         self.parent_run_id = tracking.start_run(
-            self.client, self.uri, experiment_id, name=name,
+            self.client,
+            self.uri,
+            experiment_id,
+            name=name,
             tags={tracking.ROLE_TAG: "sweep", tracking.OVERRIDES_TAG: name},
         )
         os.environ[PARENT_RUN_ENV] = self.parent_run_id
@@ -127,7 +134,9 @@ class MlflowSweepCallback(Callback):
         if self.parent_run_id is None and self.expected_jobs is None:
             return  # a single run (no multirun)
         name = " ".join(job_return.overrides or []) or "defaults"
-        if job_return.status == JobStatus.COMPLETED and isinstance(job_return._return_value, Outcome):
+        if job_return.status == JobStatus.COMPLETED and isinstance(
+            job_return._return_value, Outcome
+        ):
             self.rows.append(job_return._return_value)
         else:
             self.failed += 1
@@ -156,7 +165,8 @@ class MlflowSweepCallback(Callback):
             f"\n{done} job(s) finished, {self.failed} failed"
             + (f", {missing} not run" if missing else "")
             + f". Parent run {run_id}: {status}.\n"
-            f"MLflow store: {self.uri} (experiment '{self.experiment}'); browse it with `make ui`.\n"
+            f"MLflow store: {self.uri} (experiment '{self.experiment}'); "
+            "browse it with `make ui`.\n"
             f"Report: python src/report.py --experiment {self.experiment}",
             flush=True,
         )

@@ -134,7 +134,10 @@ class CirclesDataset(DatasetConfig):
         _require(self.n_test >= 2, "dataset.n_test", ">= 2", self.n_test)
         _require(math.isfinite(self.noise) and self.noise >= 0, "dataset.noise", ">= 0", self.noise)
         _require(0 < self.factor < 1, "dataset.factor", "in (0, 1)", self.factor)
-        for key, seed in (("dataset.train_seed", self.train_seed), ("dataset.test_seed", self.test_seed)):
+        for key, seed in (
+            ("dataset.train_seed", self.train_seed),
+            ("dataset.test_seed", self.test_seed),
+        ):
             _require(0 <= seed < 2**32, key, "in [0, 2**32)", seed)
 
 
@@ -184,7 +187,12 @@ class TrackingConfig:
     enabled: bool = True
 
     def __post_init__(self) -> None:
-        _require(bool(self.experiment.strip()), "tracking.experiment", "a non-empty name", self.experiment)
+        _require(
+            bool(self.experiment.strip()),
+            "tracking.experiment",
+            "a non-empty name",
+            self.experiment,
+        )
 
 
 @dataclass

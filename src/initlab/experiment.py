@@ -87,15 +87,32 @@ def train_and_evaluate(settings: Config, label: str = "") -> Trained:
         if now - last_report[0] >= PROGRESS_EVERY_SECONDS:
             last_report[0] = now
             pct = 100.0 * iteration / trainer.iterations
-            log.info("%s: iteration %d/%d (%.0f%%), cost %.6g", label, iteration, trainer.iterations, pct, cost[0])
+            log.info(
+                "%s: iteration %d/%d (%.0f%%), cost %.6g",
+                label,
+                iteration,
+                trainer.iterations,
+                pct,
+                cost[0],
+            )
 
     params, history = fit(
-        params, data.X_train, data.Y_train, act,
-        lr=trainer.lr, iterations=trainer.iterations, log_every=trainer.log_every, on_log=progress,
+        params,
+        data.X_train,
+        data.Y_train,
+        act,
+        lr=trainer.lr,
+        iterations=trainer.iterations,
+        log_every=trainer.log_every,
+        on_log=progress,
     )
     seconds = time.perf_counter() - started
     return Trained(
-        settings, data, act, params, history,
+        settings,
+        data,
+        act,
+        params,
+        history,
         train_accuracy=float(accuracy(params, data.X_train, data.Y_train, act)[0]),
         test_accuracy=float(accuracy(params, data.X_test, data.Y_test, act)[0]),
         seconds=seconds,
@@ -109,7 +126,8 @@ def _log_results(client, run_id: str, cfg: DictConfig, result: Trained) -> None:
     steps = [*h.steps.tolist(), result.settings.trainer.iterations]
     costs = [*h.costs[0].tolist(), float(h.final_cost[0])]
     tracking.log_metrics(
-        client, run_id,
+        client,
+        run_id,
         {
             "final_cost": float(h.final_cost[0]),
             "train_accuracy": result.train_accuracy,
@@ -122,7 +140,11 @@ def _log_results(client, run_id: str, cfg: DictConfig, result: Trained) -> None:
     title = f"init={result.settings.init.name}, activation={result.settings.activation.name}"
     params, act, data = result.params, result.act, result.data
     boundary = plots.decision_boundary_figure(
-        lambda X: predict(params, X, act)[0, 0], data.X_train, data.Y_train, data.X_test, data.Y_test,
+        lambda X: predict(params, X, act)[0, 0],
+        data.X_train,
+        data.Y_train,
+        data.X_test,
+        data.Y_test,
         title=f"Decision boundary: {title}",
     )
     tracking.log_figure(client, run_id, boundary, tracking.BOUNDARY_ARTIFACT)
@@ -130,7 +152,9 @@ def _log_results(client, run_id: str, cfg: DictConfig, result: Trained) -> None:
     cost_fig = plots.cost_figure(np.asarray(steps), np.asarray(costs), title=f"Cost: {title}")
     tracking.log_figure(client, run_id, cost_fig, tracking.COST_ARTIFACT)
     plots.close(cost_fig)
-    tracking.log_text(client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT)
+    tracking.log_text(
+        client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
+    )
 
 
 def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
@@ -144,10 +168,21 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     tracking.check_reachable(uri)
     client = tracking.client_for(uri)
     experiment_id = tracking.ensure_experiment(client, settings.tracking.experiment, uri)
-    tags = {group: job.choices.get(group, getattr(settings, group).name) for group in tracking.GROUP_TAGS}
-    tags |= {tracking.ROLE_TAG: "job", tracking.JOB_NUM_TAG: str(job.num), tracking.OVERRIDES_TAG: job.name}
+    tags = {
+        group: job.choices.get(group, getattr(settings, group).name)
+        for group in tracking.GROUP_TAGS
+    }
+    tags |= {
+        tracking.ROLE_TAG: "job",
+        tracking.JOB_NUM_TAG: str(job.num),
+        tracking.OVERRIDES_TAG: job.name,
+    }
     with tracking.tracked_run(
-        client, uri, experiment_id, name=job.name, tags=tags,
+        client,
+        uri,
+        experiment_id,
+        name=job.name,
+        tags=tags,
         parent_run_id=os.environ.get(PARENT_RUN_ENV) or None,
     ) as run_id:
         tracking.log_params(client, run_id, flatten(cfg))
@@ -168,7 +203,11 @@ def _outcome(job: JobInfo, result: Trained, run_id: str | None) -> Outcome:
     )
     log.info(
         "%s: cost %.6g, train %.2f%%, test %.2f%% (%d iterations in %.2f s)",
-        outcome.name, outcome.final_cost, 100 * outcome.train_accuracy, 100 * outcome.test_accuracy,
-        result.settings.trainer.iterations, outcome.seconds,
+        outcome.name,
+        outcome.final_cost,
+        100 * outcome.train_accuracy,
+        100 * outcome.test_accuracy,
+        result.settings.trainer.iterations,
+        outcome.seconds,
     )
     return outcome

@@ -16,7 +16,9 @@ def current_job():  # -> initlab.experiment.JobInfo (imported lazily: it pulls n
 
     hc = HydraConfig.get()
     num = hc.job.num if hc.mode == RunMode.MULTIRUN else 0
-    choices = {k: str(v) for k, v in hc.runtime.choices.items() if not k.startswith(("hydra", "schema"))}
+    choices = {
+        k: str(v) for k, v in hc.runtime.choices.items() if not k.startswith(("hydra", "schema"))
+    }
     return JobInfo(num=int(num or 0), overrides=tuple(hc.overrides.task), choices=choices)
 
 

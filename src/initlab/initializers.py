@@ -10,6 +10,7 @@ also use the name for sqrt(1 / n_in), which is LeCun's rule: select it with ``in
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -45,7 +46,7 @@ def weight_std(cfg: InitConfig, n_in: int, n_out: int) -> float:
 def init_layers(cfg: InitConfig, layer_dims: Sequence[int], rng: np.random.RandomState) -> Params:
     """One replica's parameters, shaped with a leading replica axis of length 1."""
     weights, biases = [], []
-    for n_in, n_out in zip(layer_dims[:-1], layer_dims[1:], strict=True):
+    for n_in, n_out in itertools.pairwise(layer_dims):
         std = _layer_std(cfg, n_in, n_out)
         # Zeros draws nothing, as in the course; the others draw layer by layer in order.
         w = np.zeros((n_out, n_in)) if std is None else rng.standard_normal((n_out, n_in)) * std
@@ -59,5 +60,7 @@ def init_replicas(
 ) -> Params:
     """K replicas (one per (scheme, generator) pair) stacked on the leading axis."""
     if len(cfgs) != len(rngs):
-        raise ValueError(f"need one generator per replica: {len(cfgs)} schemes, {len(rngs)} generators")
+        raise ValueError(
+            f"need one generator per replica: {len(cfgs)} schemes, {len(rngs)} generators"
+        )
     return Params.stack([init_layers(c, layer_dims, r) for c, r in zip(cfgs, rngs, strict=True)])

@@ -36,7 +36,9 @@ class Params:
 
     def replica(self, k: int) -> Params:
         """Replica k alone, still with a leading axis of length 1."""
-        return Params([w[k : k + 1].copy() for w in self.weights], [b[k : k + 1].copy() for b in self.biases])
+        return Params(
+            [w[k : k + 1].copy() for w in self.weights], [b[k : k + 1].copy() for b in self.biases]
+        )
 
     @staticmethod
     def stack(parts: list[Params]) -> Params:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 GRID_STEP = 0.01
 GRID_PAD = 1.0
 FIGSIZE = (7.0, 4.0)  # the course's plt.rcParams['figure.figsize']
+BOUNDARY_FIGSIZE = (5.5, 5.0)  # near-square: circles look round with an equal aspect
 
 
 def _pyplot():
@@ -51,22 +52,47 @@ def decision_boundary_figure(
     plt = _pyplot()
     xx, yy = decision_grid(X_train)
     Z = predict(np.c_[xx.ravel(), yy.ravel()].T).reshape(xx.shape)
-    fig, ax = plt.subplots(figsize=FIGSIZE)
-    ax.contourf(xx, yy, Z, cmap=plt.cm.Spectral)
+    fig, ax = plt.subplots(figsize=BOUNDARY_FIGSIZE)
+    # Fixed levels: class 0 is always red and class 1 blue, like the points, even when a
+    # network predicts one class everywhere (zeros init).
+    # Regions are drawn lighter than the points so that misclassified points stand out.
+    ax.contourf(
+        xx, yy, Z, levels=[-0.5, 0.5, 1.5], cmap=plt.cm.Spectral, vmin=0, vmax=1, alpha=0.45
+    )
+    if 0 < Z.mean() < 1:
+        ax.contour(xx, yy, Z, levels=[0.5], colors="k", linewidths=0.8)
     ax.scatter(
-        X_train[0], X_train[1], c=np.squeeze(Y_train), cmap=plt.cm.Spectral, vmin=0, vmax=1,
-        s=20, edgecolors="k", linewidths=0.3, label="train",
+        X_train[0],
+        X_train[1],
+        c=np.squeeze(Y_train),
+        cmap=plt.cm.Spectral,
+        vmin=0,
+        vmax=1,
+        s=18,
+        edgecolors="white",
+        linewidths=0.4,
+        label="train",
     )
     if X_test is not None and Y_test is not None:
         ax.scatter(
-            X_test[0], X_test[1], c=np.squeeze(Y_test), cmap=plt.cm.Spectral, vmin=0, vmax=1,
-            s=36, marker="X", edgecolors="k", linewidths=0.6, label="test",
+            X_test[0],
+            X_test[1],
+            c=np.squeeze(Y_test),
+            cmap=plt.cm.Spectral,
+            vmin=0,
+            vmax=1,
+            s=42,
+            marker="X",
+            edgecolors="k",
+            linewidths=0.7,
+            label="test",
         )
         ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
+    ax.set_aspect("equal")
     if title:
         ax.set_title(title)
     fig.tight_layout()

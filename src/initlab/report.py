@@ -81,6 +81,7 @@ class Report:
     experiment: str
     parent_id: str | None  # None: no sweep, the experiment's top-level job runs
     parent_name: str | None
+    sweep_overrides: str  # the parent's overrides tag: the sweep exactly as it was typed
     rows: list[RunRow]
     curves_missing: list[str]  # labels of runs without a cost history
     boundaries_missing: list[str]  # labels of runs without a decision-boundary plot
@@ -145,16 +146,17 @@ def _display_path(path: Path) -> str:
 
 def check_store_exists(uri: str) -> None:
     """Opening a missing SQLite or file store would create it: refuse before MLflow does."""
-    if uri.startswith("sqlite:"):
+    scheme = uri.split(":", 1)[0] if "://" in uri or uri.startswith("file:") else ""
+    if scheme == "sqlite":
         path = uri.removeprefix("sqlite:///").split("?", 1)[0]
         if not path or path == ":memory:" or not Path(path).is_file():
             raise ReportError(f"no MLflow store at {uri} (run a sweep first, or pass a URI)")
-    elif uri.startswith(("http://", "https://")):
+    elif scheme in ("http", "https"):
         try:
             tracking.check_reachable(uri)
         except tracking.TrackingError as exc:
             raise ReportError(str(exc)) from exc
-    elif uri.startswith("file:") or "://" not in uri:  # a FileStore folder
+    elif scheme in ("", "file") and uri != "databricks":  # a FileStore folder
         path = uri.removeprefix("file://").removeprefix("file:")
         if not Path(path).is_dir():
             raise ReportError(f"no MLflow store at {uri}")
@@ -181,6 +183,7 @@ def build_report(uri: str, experiment: str | None, run_id: str | None, out: Path
         experiment=exp.name,
         parent_id=parent.info.run_id if parent else None,
         parent_name=parent.info.run_name if parent else None,
+        sweep_overrides=parent.data.tags.get(tracking.OVERRIDES_TAG, "") if parent else "",
         rows=rows,
         curves_missing=[r.label for r in rows if not r.steps],
         boundaries_missing=[r.label for r in rows if r.run_id not in images],
@@ -222,6 +225,8 @@ def _runs_of_given_run(
         run = client.get_run(run_id)
     except MlflowException as exc:
         raise ReportError(f"no run '{run_id}' in the store") from exc
+    if run.info.lifecycle_stage == "deleted":
+        raise ReportError(f"run '{run_id}' is deleted")
     exp = client.get_experiment(run.info.experiment_id)
     if experiment and experiment != exp.name:
         raise ReportError(f"run '{run_id}' belongs to experiment '{exp.name}', not '{experiment}'")
@@ -430,18 +435,11 @@ def split_overrides(text: str) -> list[str]:
 
 
 def reproduce_commands(report: Report) -> list[str]:
-    """A sweep: one -m command sweeping each key over its values. Single runs: one each."""
+    """A sweep: its own -m command, as typed (the parent's tag). Single runs: one each."""
     if report.parent_id is None:
         return [_command([], split_overrides(row.overrides)) for row in report.rows]
-    values: dict[str, list[str]] = {}  # key -> its values, in job order
-    for row in report.rows:
-        for item in split_overrides(row.overrides):
-            key, sep, value = item.partition("=")
-            seen = values.setdefault(key if sep else item, [])
-            if sep and value not in seen:
-                seen.append(value)
-    args = [f"{key}={','.join(vals)}" if vals else key for key, vals in values.items()]
-    return [_command(["-m"], args)]
+    overrides = "" if report.sweep_overrides == NO_OVERRIDES else report.sweep_overrides
+    return [_command(["-m"], split_overrides(overrides))]
 
 
 def _command(flags: list[str], args: list[str]) -> str:

@@ -61,7 +61,7 @@ def resolve_tracking_uri(configured: str | None = None) -> str:
 
 
 def artifact_root_for(uri: str) -> str | None:
-    """Where a new experiment's artifacts go: beside a local SQLite store, else the server's choice."""
+    """Where a new experiment's artifacts go: beside a SQLite store, else the server decides."""
     if uri.startswith("sqlite:///"):
         db_path = Path(uri.removeprefix("sqlite:///"))
         return (db_path.parent / "artifacts").resolve().as_uri()
@@ -77,7 +77,7 @@ def check_reachable(uri: str, timeout: float = 3.0) -> None:
     if uri.startswith(("http://", "https://")):
         url = uri.rstrip("/") + "/health"
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (user's URI)
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 response.read()
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -90,7 +90,9 @@ def check_reachable(uri: str, timeout: float = 3.0) -> None:
         try:
             db_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise TrackingError(f"cannot create the MLflow store folder {db_path.parent}: {exc}") from exc
+            raise TrackingError(
+                f"cannot create the MLflow store folder {db_path.parent}: {exc}"
+            ) from exc
 
 
 def client_for(uri: str) -> MlflowClient:
@@ -164,7 +166,9 @@ def tracked_run(
     parent_run_id: str | None = None,
 ) -> Iterator[str]:
     """A run that ends FINISHED, FAILED if the body raises, KILLED on Ctrl-C."""
-    run_id = start_run(client, uri, experiment_id, name=name, tags=tags, parent_run_id=parent_run_id)
+    run_id = start_run(
+        client, uri, experiment_id, name=name, tags=tags, parent_run_id=parent_run_id
+    )
     try:
         yield run_id
     except KeyboardInterrupt:
@@ -211,7 +215,8 @@ def log_metrics(
     metrics = [Metric(k, float(v), now, final_step) for k, v in sorted(scalars.items())]
     for curve in curves:
         metrics += [
-            Metric(curve.key, float(v), now, int(s)) for s, v in zip(curve.steps, curve.values, strict=True)
+            Metric(curve.key, float(v), now, int(s))
+            for s, v in zip(curve.steps, curve.values, strict=True)
         ]
     for start in range(0, len(metrics), _MAX_METRICS_PER_BATCH):
         client.log_batch(run_id, metrics=metrics[start : start + _MAX_METRICS_PER_BATCH])

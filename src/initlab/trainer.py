@@ -49,7 +49,9 @@ def fit(
             if on_log is not None:
                 on_log(i, cost)
         grads = backward(params, fwd, Y, act)
-        for w, b, gw, gb in zip(params.weights, params.biases, grads.weights, grads.biases, strict=True):
+        for w, b, gw, gb in zip(
+            params.weights, params.biases, grads.weights, grads.biases, strict=True
+        ):
             w -= lr * gw
             b -= lr * gb
     final = cross_entropy(forward(params, X, act).logits, Y)

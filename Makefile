@@ -1,0 +1,61 @@
+# initlab: `make` lists the targets. `make run` and `make test` do all the set-up themselves.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STORE  := $(CURDIR)/mlruns
+UI_URI ?= sqlite:///$(STORE)/mlflow.db
+PORT   ?= 5000
+GRID   ?= init=zeros,random,he,xavier
+
+.PHONY: help install run sweep report test test-full lint format ui clean
+
+help: ## Show this help
+	@echo "initlab: a tracked laboratory for neural-network weight initialization"
+	@echo
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install initlab with its test tools
+
+run: install ## Run the course grid (GRID=...) and write the report
+	$(BIN)/python src/train.py -m $(GRID)
+	$(BIN)/python src/report.py
+
+sweep: install ## Run any grid: make sweep ARGS="init=he,xavier activation=relu,tanh"
+	$(BIN)/python src/train.py -m $(ARGS)
+
+report: install ## Write reports/<experiment>/report.{md,html} for the latest sweep
+	$(BIN)/python src/report.py $(ARGS)
+
+test: install ## Run the fast test suite (what CI runs)
+	$(BIN)/python -m pytest
+
+test-full: install ## Run every test, slow ones included
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+lint: install ## Check style with ruff
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: install ## Format the code with ruff
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+ui: install ## Serve the MLflow UI over the project store on http://127.0.0.1:5000 (PORT=...)
+	@mkdir -p $(STORE)
+	@echo "MLflow UI on http://127.0.0.1:$(PORT) (Ctrl-C to stop)"
+	$(BIN)/mlflow ui --backend-store-uri $(UI_URI) --host 127.0.0.1 --port $(PORT) --workers 1
+
+clean: ## Remove Hydra's output folders and caches (keeps the MLflow store and reports)
+	rm -rf outputs multirun .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

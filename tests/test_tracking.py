@@ -1,0 +1,197 @@
+"""MLflow round trips through the real CLI, each in a temporary store."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import run_cli
+from initlab import tracking
+
+FAST = "trainer.iterations=300"
+
+
+def _runs(uri: str) -> list:
+    client = MlflowClient(tracking_uri=uri)
+    experiments = client.search_experiments()
+    return client.search_runs([e.experiment_id for e in experiments]) if experiments else []
+
+
+@pytest.fixture(scope="module")
+def two_job_sweep(tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("sweep")
+    uri = f"sqlite:///{cwd / 'mlruns' / 'mlflow.db'}"
+    result = run_cli("-m", "init=zeros,he", FAST, uri=uri, cwd=cwd)
+    return result, uri
+
+
+def test_sweep_exits_cleanly_and_prints_the_table(two_job_sweep):
+    result, _ = two_job_sweep
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "final cost" in out and "train acc" in out
+    assert "init=zeros" in out and "init=he" in out
+    assert "2 job(s) finished, 0 failed" in out
+    assert "make ui" in out and "report" in out
+
+
+def test_sweep_has_one_parent_and_two_finished_children(two_job_sweep):
+    _, uri = two_job_sweep
+    runs = _runs(uri)
+    parents = [r for r in runs if r.data.tags.get(tracking.ROLE_TAG) == "sweep"]
+    children = [r for r in runs if r.data.tags.get(tracking.ROLE_TAG) == "job"]
+    assert len(parents) == 1 and len(children) == 2 and len(runs) == 3
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert {c.data.tags[tracking.PARENT_TAG] for c in children} == {parent.info.run_id}
+    assert {c.info.status for c in children} == {"FINISHED"}
+    assert {c.data.tags["init"] for c in children} == {"zeros", "he"}
+    assert {c.data.tags["activation"] for c in children} == {"relu"}
+    assert {c.data.tags["dataset"] for c in children} == {"circles"}
+    assert sorted(c.data.tags[tracking.JOB_NUM_TAG] for c in children) == ["0", "1"]
+
+
+def test_children_carry_params_metrics_and_artifacts(two_job_sweep):
+    _, uri = two_job_sweep
+    client = MlflowClient(tracking_uri=uri)
+    for child in (r for r in _runs(uri) if r.data.tags.get(tracking.ROLE_TAG) == "job"):
+        params = child.data.params
+        assert params["trainer.iterations"] == "300"
+        assert params["trainer.lr"] == "0.01"
+        assert params["model.hidden"] == "[10, 5]"
+        assert params["init.name"] == child.data.tags["init"]
+        metrics = child.data.metrics
+        assert {"train_accuracy", "test_accuracy", "final_cost", "cost"} <= set(metrics)
+        history = client.get_metric_history(child.info.run_id, "cost")
+        assert [m.step for m in sorted(history, key=lambda m: m.step)] == [0, 100, 200, 300]
+        assert history[-1].value == pytest.approx(metrics["final_cost"]) or any(
+            m.step == 300 and m.value == pytest.approx(metrics["final_cost"]) for m in history
+        )
+        artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "plots")}
+        assert artifacts == {tracking.BOUNDARY_ARTIFACT, tracking.COST_ARTIFACT}
+        config_path = client.download_artifacts(child.info.run_id, tracking.CONFIG_ARTIFACT)
+        config_text = Path(config_path).read_text()
+        assert "iterations: 300" in config_text
+        if child.data.tags["init"] == "zeros":
+            assert metrics["train_accuracy"] == 0.5
+            assert metrics["final_cost"] == pytest.approx(0.6931471805599453, rel=1e-12)
+
+
+def test_artifacts_live_beside_the_store(two_job_sweep):
+    _, uri = two_job_sweep
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("initialization")
+    store_dir = uri.removeprefix("sqlite:///").rsplit("/", 1)[0]
+    assert experiment.artifact_location.startswith(f"file://{store_dir}/artifacts")
+
+
+def test_a_failing_job_ends_failed_and_the_sweep_reports_it(tmp_path, store):
+    # A 10^12-unit layer cannot be allocated: a real runtime failure inside the job.
+    result = run_cli(
+        "-m", "model.hidden=[3],[1000000000000]", "trainer.iterations=20", uri=store, cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert "1 job(s) finished, 1 failed" in result.stdout
+    assert "FAILED" in result.stdout
+    runs = _runs(store)
+    statuses = sorted((r.data.tags.get(tracking.ROLE_TAG), r.info.status) for r in runs)
+    assert statuses == [("job", "FAILED"), ("job", "FINISHED"), ("sweep", "FAILED")]
+    assert all(r.info.status != "RUNNING" for r in runs)
+
+
+def test_single_run_has_no_parent_and_is_deterministic(tmp_path, store):
+    for _ in range(2):
+        result = run_cli("init=random", "trainer.iterations=200", uri=store, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    runs = _runs(store)
+    assert len(runs) == 2
+    assert all(tracking.PARENT_TAG not in r.data.tags and r.info.status == "FINISHED" for r in runs)
+    client = MlflowClient(tracking_uri=store)
+    histories = [
+        [
+            (m.step, m.value)
+            for m in sorted(client.get_metric_history(r.info.run_id, "cost"), key=lambda m: m.step)
+        ]
+        for r in runs
+    ]
+    assert histories[0] == histories[1]  # bit-identical
+    assert runs[0].data.metrics["test_accuracy"] == runs[1].data.metrics["test_accuracy"]
+
+
+BAD_INPUTS = [
+    (["init=foo"], ["init/foo", "he", "xavier", "zeros"]),
+    (["trainer.lr=-1"], ["trainer.lr", "> 0"]),
+    (["trainer.lr=abc"], ["trainer.lr", "Float"]),
+    (["model.hidden=[]"], ["model.hidden", "non-empty"]),
+    (["trainer.bogus=1"], ["trainer.bogus"]),
+    (["-m", "init=he,foo"], ["init/foo", "lecun"]),
+    (["-m", "init=zeros,he", "trainer.lr=0.1,-1"], ["trainer.lr", "> 0"]),
+    (["-m", "trainer.lr=abc,0.1"], ["trainer.lr", "Float"]),
+    (["-m", "model.hidden=[3],[]"], ["model.hidden"]),
+]
+
+
+@pytest.mark.parametrize(
+    "args,expected", BAD_INPUTS, ids=lambda x: " ".join(x) if isinstance(x, list) else ""
+)
+def test_bad_input_fails_clearly_and_records_nothing(tmp_path, store, args, expected):
+    result = run_cli(*args, uri=store, cwd=tmp_path)
+    assert result.returncode != 0
+    message = result.stdout + result.stderr
+    for fragment in expected:
+        assert fragment in message, message
+    assert "Traceback" not in message
+    assert _runs(store) == [] if (tmp_path / "mlruns" / "mlflow.db").exists() else True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("mode", [[], ["-m", "init=zeros,he"]], ids=["single", "multirun"])
+def test_unreachable_tracking_server_is_a_clear_error(tmp_path, mode):
+    uri = f"http://127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    result = run_cli(*mode, FAST, uri=uri, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "unreachable" in result.stderr and uri in result.stderr
+    assert time.monotonic() - started < 60
+
+
+def test_help_lists_groups_without_heavy_imports(tmp_path):
+    import subprocess
+
+    from conftest import TRAIN
+
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", str(TRAIN), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0
+    for group in ("init:", "activation:", "dataset:", "model:", "trainer:", "experiment:"):
+        assert group in result.stdout
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if "|" in line
+    }
+    assert not imported & {"mlflow", "sklearn", "matplotlib"}
+
+
+def test_cfg_job_prints_the_composed_config(tmp_path, store):
+    result = run_cli("--cfg", "job", "init=random", "init.scale=5", uri=store, cwd=tmp_path)
+    assert result.returncode == 0
+    assert (
+        "name: random" in result.stdout
+        and "scale: 5" in result.stdout
+        and "lr: 0.01" in result.stdout
+    )

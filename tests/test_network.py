@@ -7,7 +7,7 @@ import pytest
 
 from initlab.activations import make_activation
 from initlab.config import (
-    GROUP_SCHEMAS,
+    GROUP_OPTIONS,
     CirclesDataset,
     HeInit,
     LeakyReluActivation,
@@ -22,7 +22,7 @@ from initlab.network import Params, backward, cross_entropy, forward
 from initlab.seeding import course_rng
 from initlab.trainer import fit
 
-ACTIVATIONS = [cls() for cls in GROUP_SCHEMAS["activation"].values()]
+ACTIVATIONS = [cfg for cfg in GROUP_OPTIONS["activation"].values()]
 
 
 def _cost(params: Params, X, Y, act) -> float:

@@ -14,6 +14,10 @@ from conftest import run_cli
 from initlab import tracking
 
 FAST = "trainer.iterations=300"
+INIT_DIAGNOSTICS = (
+    "w_std", "w_std_expected", "z_std", "z_std_predicted", "a_std", "a_std_predicted",
+    "grad_norm", "distinct_units",
+)  # fmt: skip
 
 
 def _runs(uri: str) -> list:
@@ -74,10 +78,22 @@ def test_children_carry_params_metrics_and_artifacts(two_job_sweep):
         )
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id, "plots")}
         assert artifacts == {tracking.BOUNDARY_ARTIFACT, tracking.COST_ARTIFACT}
+        diagnostics = {a.path for a in client.list_artifacts(child.info.run_id, "diagnostics")}
+        assert diagnostics == {tracking.SIGNAL_ARTIFACT, tracking.HISTOGRAMS_ARTIFACT}
+        for layer in (1, 2, 3):
+            for key in INIT_DIAGNOSTICS:
+                assert f"init/layer{layer}/{key}" in metrics
+            for key in ("grad_norm", "a_std", "distinct_units"):
+                curve = client.get_metric_history(child.info.run_id, f"train/layer{layer}/{key}")
+                assert sorted(m.step for m in curve) == [0, 100, 200]
+        assert "init/layer1/dead_fraction" in metrics
         config_path = client.download_artifacts(child.info.run_id, tracking.CONFIG_ARTIFACT)
         config_text = Path(config_path).read_text()
         assert "iterations: 300" in config_text
         if child.data.tags["init"] == "zeros":
+            assert (
+                metrics["init/layer1/distinct_units"] == metrics["init/layer2/distinct_units"] == 1
+            )
             assert metrics["train_accuracy"] == 0.5
             assert metrics["final_cost"] == pytest.approx(0.6931471805599453, rel=1e-12)
 

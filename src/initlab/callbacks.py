@@ -55,21 +55,23 @@ def _fail(message: str) -> None:
 
 def format_table(rows: list[Outcome | tuple[str, str]]) -> str:
     """Rows are outcomes, or (job name, error) for a failed job."""
+    job_width = max([3, *(len(row.name if isinstance(row, Outcome) else row[0]) for row in rows)])
+    init_width = max([4, *(len(row.init) for row in rows if isinstance(row, Outcome))])
     header = (
-        f"{'job':<28} {'init':<8} {'final cost':>12} {'train acc':>10} {'test acc':>9} "
-        f"{'seconds':>8}"
+        f"{'job':<{job_width}}  {'init':<{init_width}}  {'final cost':>10}  {'train acc':>9}  "
+        f"{'test acc':>8}  {'seconds':>7}"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
         if isinstance(row, Outcome):
             lines.append(
-                f"{row.name:<28} {row.init:<8} {row.final_cost:>12.6g} "
-                f"{100 * row.train_accuracy:>9.2f}% {100 * row.test_accuracy:>8.2f}% "
-                f"{row.seconds:>8.2f}"
+                f"{row.name:<{job_width}}  {row.init:<{init_width}}  {row.final_cost:>10.6g}  "
+                f"{100 * row.train_accuracy:>8.2f}%  {100 * row.test_accuracy:>7.2f}%  "
+                f"{row.seconds:>7.2f}"
             )
         else:
             name, error = row
-            lines.append(f"{name:<28} FAILED: {error}")
+            lines.append(f"{name:<{job_width}}  FAILED: {error}")
     return "\n".join(lines)
 
 

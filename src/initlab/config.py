@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,53 @@ def _require(ok: bool, key: str, rule: str, value: Any) -> None:
 # --- init --------------------------------------------------------------------------------
 
 
+class Distribution(Enum):
+    normal = "normal"
+    uniform = "uniform"
+    truncated_normal = "truncated_normal"  # cut at ±2 std, std corrected (Keras' rule)
+
+
+class FanMode(Enum):
+    fan_in = "fan_in"  # preserves the forward signal's variance
+    fan_out = "fan_out"  # preserves the backward gradient's variance
+    fan_avg = "fan_avg"  # Glorot's compromise: (fan_in + fan_out) / 2
+
+
+# Keras divides the std of a ±2σ truncated normal by this (the std of a standard normal
+# truncated to [-2, 2]) so that the draws have the std that was asked for.
+TRUNCATED_STD_FACTOR = 0.87962566103423978
+
+
+def parse_gain(gain: str, key: str = "init.gain") -> str | float:
+    """``auto`` (the run's activation), an activation name (its gain), or a positive number."""
+    from initlab.gains import GAIN_SQUARED  # light module: a table of numbers
+
+    text = str(gain).strip()
+    if text == "auto" or text in GAIN_SQUARED:
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    _require(
+        math.isfinite(value) and value > 0,
+        key,
+        f"'auto', an activation name ({', '.join(GAIN_SQUARED)}) or a number > 0",
+        gain,
+    )
+    return value
+
+
 @dataclass
 class InitConfig:
-    """Base of every init option: ``name`` selects the scheme in ``initlab.initializers``."""
+    """Base of every init option. ``bias`` is the constant every bias starts at (0.01 is a
+    common choice for ReLU nets, to keep units alive)."""
 
     name: str = MISSING
+    bias: float = 0.0
+
+    def __post_init__(self) -> None:
+        _require(math.isfinite(self.bias), "init.bias", "a finite number", self.bias)
 
 
 @dataclass
@@ -44,35 +87,161 @@ class ZerosInit(InitConfig):
 
 
 @dataclass
+class ConstantInit(InitConfig):
+    """Every weight the same value: symmetry is never broken, like zeros."""
+
+    name: str = "constant"
+    value: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(math.isfinite(self.value), "init.value", "a finite number", self.value)
+
+
+@dataclass
 class RandomInit(InitConfig):
-    """The course's "too large" start: W = randn(n_out, n_in) * scale."""
+    """W = randn(n_out, n_in) * scale: the course's ×10 start ("random") or Ng's ×0.01 ("small")."""
 
     name: str = "random"
     scale: float = 10.0
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _require(math.isfinite(self.scale) and self.scale > 0, "init.scale", "> 0", self.scale)
 
 
 @dataclass
-class HeInit(InitConfig):
-    """He et al. 2015: Var(W) = 2 / n_in."""
+class NormalInit(InitConfig):
+    """W ~ N(0, std²)."""
 
-    name: str = "he"
+    name: str = "normal"
+    std: float = 0.05
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(math.isfinite(self.std) and self.std > 0, "init.std", "> 0", self.std)
 
 
 @dataclass
-class XavierInit(InitConfig):
+class UniformInit(InitConfig):
+    """W ~ U(-bound, bound)."""
+
+    name: str = "uniform"
+    bound: float = 0.05
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(math.isfinite(self.bound) and self.bound > 0, "init.bound", "> 0", self.bound)
+
+
+@dataclass
+class TruncatedNormalInit(InitConfig):
+    """N(0, std²) redrawn outside ±2·std. ``std`` is the untruncated distribution's (as in
+    TensorFlow's truncated_normal), so draws have std 0.8796·std; ``corrected: true`` divides
+    by 0.87962566103423978 first (Keras' rule) so that the draws have std ``std``."""
+
+    name: str = "truncated_normal"
+    std: float = 0.05
+    corrected: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(math.isfinite(self.std) and self.std > 0, "init.std", "> 0", self.std)
+
+
+@dataclass
+class VarianceScalingInit(InitConfig):
+    """Var(W) = gain² / fan: Glorot/Xavier (fan_avg, gain 1), He/Kaiming (fan_in, gain of
+    ReLU = √2), LeCun (fan_in, gain 1). ``gain: auto`` takes the run's activation's gain."""
+
+    name: str = "variance_scaling"
+    distribution: Distribution = Distribution.normal
+    mode: FanMode = FanMode.fan_in
+    gain: str = "1"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parse_gain(self.gain)
+
+
+@dataclass
+class XavierInit(VarianceScalingInit):
     """Glorot & Bengio 2010: Var(W) = 2 / (n_in + n_out)."""
 
     name: str = "xavier"
+    mode: FanMode = FanMode.fan_avg
 
 
 @dataclass
-class LecunInit(InitConfig):
+class HeInit(VarianceScalingInit):
+    """He et al. 2015: Var(W) = 2 / n_in (the gain of ReLU, √2, squared)."""
+
+    name: str = "he"
+    gain: str = "relu"
+
+
+@dataclass
+class LecunInit(VarianceScalingInit):
     """LeCun et al. 1998: Var(W) = 1 / n_in (the course's other reading of "xavier")."""
 
     name: str = "lecun"
+
+
+@dataclass
+class OrthogonalInit(InitConfig):
+    """Saxe et al. 2014: a (semi-)orthogonal matrix times gain; works for non-square layers."""
+
+    name: str = "orthogonal"
+    gain: str = "1"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parse_gain(self.gain)
+
+
+@dataclass
+class IdentityInit(InitConfig):
+    """W = gain · I. Non-square layers get the rectangular identity (ones on the main
+    diagonal, as torch's eye_), unless ``strict: true`` makes them an error."""
+
+    name: str = "identity"
+    gain: str = "1"
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parse_gain(self.gain)
+
+
+@dataclass
+class SparseInit(InitConfig):
+    """Martens 2010: N(0, std²) with a fraction ``sparsity`` of each column set to zero."""
+
+    name: str = "sparse"
+    sparsity: float = 0.5
+    std: float = 0.01
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(0 <= self.sparsity < 1, "init.sparsity", "in [0, 1)", self.sparsity)
+        _require(math.isfinite(self.std) and self.std > 0, "init.std", "> 0", self.std)
+
+
+@dataclass
+class LsuvInit(InitConfig):
+    """Mishkin & Matas 2016: orthogonal start, then each layer in turn is rescaled on a data
+    batch until its output variance is within ``tolerance`` of 1 (at most ``max_iterations``)."""
+
+    name: str = "lsuv"
+    tolerance: float = 0.1
+    max_iterations: int = 10
+    batch_size: int = 0  # 0: the whole training set
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(0 < self.tolerance < 1, "init.tolerance", "in (0, 1)", self.tolerance)
+        _require(self.max_iterations >= 1, "init.max_iterations", ">= 1", self.max_iterations)
+        _require(self.batch_size >= 0, "init.batch_size", ">= 0 (0: all)", self.batch_size)
 
 
 # --- activation --------------------------------------------------------------------------
@@ -100,6 +269,32 @@ class LeakyReluActivation(ActivationConfig):
 
 
 @dataclass
+class EluActivation(ActivationConfig):
+    name: str = "elu"
+    alpha: float = 1.0
+
+    def __post_init__(self) -> None:
+        _require(
+            math.isfinite(self.alpha) and self.alpha > 0, "activation.alpha", "> 0", self.alpha
+        )
+
+
+@dataclass
+class SeluActivation(ActivationConfig):
+    name: str = "selu"
+
+
+@dataclass
+class GeluActivation(ActivationConfig):
+    name: str = "gelu"
+
+
+@dataclass
+class SoftplusActivation(ActivationConfig):
+    name: str = "softplus"
+
+
+@dataclass
 class SigmoidActivation(ActivationConfig):
     name: str = "sigmoid"
 
@@ -107,6 +302,11 @@ class SigmoidActivation(ActivationConfig):
 @dataclass
 class TanhActivation(ActivationConfig):
     name: str = "tanh"
+
+
+@dataclass
+class LinearActivation(ActivationConfig):
+    name: str = "linear"
 
 
 # --- dataset -----------------------------------------------------------------------------
@@ -205,28 +405,52 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     # Seeds the weight init. The course calls np.random.seed(3) before drawing weights.
     seed: int = 3
+    # Per-layer diagnostics (signal statistics, predicted variance, symmetry) on every run.
+    diagnostics: bool = True
 
     def __post_init__(self) -> None:
         _require(0 <= self.seed < 2**32, "seed", "in [0, 2**32)", self.seed)
 
 
-GROUP_SCHEMAS: dict[str, dict[str, type]] = {
+# Every option of every group: the schema node its YAML file in conf/ extends.
+GROUP_OPTIONS: dict[str, dict[str, object]] = {
     "init": {
-        "zeros": ZerosInit,
-        "random": RandomInit,
-        "he": HeInit,
-        "xavier": XavierInit,
-        "lecun": LecunInit,
+        "zeros": ZerosInit(),
+        "constant": ConstantInit(),
+        "small": RandomInit(name="small", scale=0.01),
+        "random": RandomInit(),
+        "normal": NormalInit(),
+        "uniform": UniformInit(),
+        "truncated_normal": TruncatedNormalInit(),
+        "xavier": XavierInit(),
+        "xavier_uniform": XavierInit(name="xavier_uniform", distribution=Distribution.uniform),
+        "glorot": XavierInit(name="glorot"),
+        "glorot_uniform": XavierInit(name="glorot_uniform", distribution=Distribution.uniform),
+        "he": HeInit(),
+        "he_uniform": HeInit(name="he_uniform", distribution=Distribution.uniform),
+        "kaiming": HeInit(name="kaiming"),
+        "kaiming_uniform": HeInit(name="kaiming_uniform", distribution=Distribution.uniform),
+        "lecun": LecunInit(),
+        "lecun_uniform": LecunInit(name="lecun_uniform", distribution=Distribution.uniform),
+        "orthogonal": OrthogonalInit(),
+        "identity": IdentityInit(),
+        "sparse": SparseInit(),
+        "lsuv": LsuvInit(),
     },
     "activation": {
-        "relu": ReluActivation,
-        "leaky_relu": LeakyReluActivation,
-        "sigmoid": SigmoidActivation,
-        "tanh": TanhActivation,
+        "relu": ReluActivation(),
+        "leaky_relu": LeakyReluActivation(),
+        "elu": EluActivation(),
+        "selu": SeluActivation(),
+        "gelu": GeluActivation(),
+        "softplus": SoftplusActivation(),
+        "sigmoid": SigmoidActivation(),
+        "tanh": TanhActivation(),
+        "linear": LinearActivation(),
     },
-    "dataset": {"circles": CirclesDataset},
-    "model": {"course": ModelConfig},
-    "trainer": {"gd": TrainerConfig},
+    "dataset": {"circles": CirclesDataset()},
+    "model": {"course": ModelConfig()},
+    "trainer": {"gd": TrainerConfig()},
 }
 
 
@@ -262,9 +486,9 @@ def register_configs() -> None:
         OmegaConf.register_new_resolver("initlab_groups", lambda: describe_groups())
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
-    for group, options in GROUP_SCHEMAS.items():
-        for option, schema in options.items():
-            cs.store(group=f"schema/{group}", name=option, node=schema)
+    for group, options in GROUP_OPTIONS.items():
+        for option, node in options.items():
+            cs.store(group=f"schema/{group}", name=option, node=node)
 
 
 def to_settings(cfg: DictConfig) -> Config:
@@ -277,7 +501,11 @@ def to_settings(cfg: DictConfig) -> Config:
 
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, str]:
     """``{"trainer.lr": "0.01", ...}``: the resolved config as MLflow params (lists stay whole)."""
-    tree = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    tree = (
+        OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
+        if isinstance(cfg, DictConfig)
+        else cfg
+    )
     flat: dict[str, str] = {}
     for key, value in tree.items():
         if key == "hydra":

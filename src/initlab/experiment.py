@@ -19,7 +19,8 @@ from initlab import tracking
 from initlab.activations import Activation, make_activation
 from initlab.config import Config, flatten, to_settings
 from initlab.datasets import Dataset, load_dataset
-from initlab.initializers import init_layers
+from initlab.diagnostics import TrainingMonitor, initial_diagnostics
+from initlab.initializers import InitReport, initialize
 from initlab.network import Params, accuracy, predict
 from initlab.seeding import course_rng
 from initlab.trainer import History, fit
@@ -64,8 +65,11 @@ class Trained:
     settings: Config
     data: Dataset
     act: Activation
+    initial: Params
+    init_report: InitReport
     params: Params
     history: History
+    monitor: TrainingMonitor | None
     train_accuracy: float
     test_accuracy: float
     seconds: float
@@ -77,8 +81,11 @@ def train_and_evaluate(settings: Config, label: str = "") -> Trained:
     act = make_activation(settings.activation)
     dims = [data.n_features, *settings.model.hidden, 1]
     # The course seeds its init with np.random.seed(3): course_rng reproduces that stream.
-    params = init_layers(settings.init, dims, course_rng(settings.seed))
+    initial, init_report = initialize(
+        settings.init, dims, course_rng(settings.seed), act, data.X_train
+    )
     trainer = settings.trainer
+    monitor = TrainingMonitor() if settings.diagnostics else None
     started = time.perf_counter()
     last_report = [started]
 
@@ -97,61 +104,74 @@ def train_and_evaluate(settings: Config, label: str = "") -> Trained:
             )
 
     params, history = fit(
-        params,
-        data.X_train,
-        data.Y_train,
-        act,
-        lr=trainer.lr,
-        iterations=trainer.iterations,
-        log_every=trainer.log_every,
-        on_log=progress,
-    )
+        initial, data.X_train, data.Y_train, act,
+        lr=trainer.lr, iterations=trainer.iterations, log_every=trainer.log_every,
+        on_log=progress, monitor=monitor,
+    )  # fmt: skip
     seconds = time.perf_counter() - started
     return Trained(
-        settings,
-        data,
-        act,
-        params,
-        history,
+        settings, data, act, initial, init_report, params, history, monitor,
         train_accuracy=float(accuracy(params, data.X_train, data.Y_train, act)[0]),
         test_accuracy=float(accuracy(params, data.X_test, data.Y_test, act)[0]),
         seconds=seconds,
-    )
+    )  # fmt: skip
 
 
 def _log_results(client, run_id: str, cfg: DictConfig, result: Trained) -> None:
     from initlab import plots
 
-    h = result.history
-    steps = [*h.steps.tolist(), result.settings.trainer.iterations]
+    h, settings = result.history, result.settings
+    steps = [*h.steps.tolist(), settings.trainer.iterations]
     costs = [*h.costs[0].tolist(), float(h.final_cost[0])]
-    tracking.log_metrics(
-        client,
-        run_id,
-        {
-            "final_cost": float(h.final_cost[0]),
-            "train_accuracy": result.train_accuracy,
-            "test_accuracy": result.test_accuracy,
-            "train_seconds": result.seconds,
-        },
-        [tracking.Curve("cost", steps, costs)],
-        final_step=result.settings.trainer.iterations,
-    )
-    title = f"init={result.settings.init.name}, activation={result.settings.activation.name}"
+    scalars = {
+        "final_cost": float(h.final_cost[0]),
+        "train_accuracy": result.train_accuracy,
+        "test_accuracy": result.test_accuracy,
+        "train_seconds": result.seconds,
+    }
+    curves = [tracking.Curve("cost", steps, costs)]
+    title = f"init={settings.init.name}, activation={settings.activation.name}"
+    figures = []
+    if settings.diagnostics:
+        layers, _ = initial_diagnostics(
+            result.initial, settings.init, result.data.X_train, result.data.Y_train, result.act
+        )
+        for number, stats in enumerate(layers, start=1):
+            scalars |= {f"init/layer{number}/{key}": value for key, value in stats.items()}
+        for number, used in enumerate(result.init_report.lsuv_iterations, start=1):
+            scalars[f"init/layer{number}/lsuv_iterations"] = used
+        if result.monitor is not None:
+            curves += [tracking.Curve(k, s, v) for k, (s, v) in result.monitor.curves().items()]
+        figures += [
+            (
+                plots.signal_figure(layers, title=f"Signal at init: {title}"),
+                tracking.SIGNAL_ARTIFACT,
+            ),
+            (
+                plots.activation_histograms_figure(
+                    result.initial, result.data.X_train, result.act, title=title
+                ),
+                tracking.HISTOGRAMS_ARTIFACT,
+            ),
+        ]
+    tracking.log_metrics(client, run_id, scalars, curves, final_step=settings.trainer.iterations)
+
     params, act, data = result.params, result.act, result.data
     boundary = plots.decision_boundary_figure(
         lambda X: predict(params, X, act)[0, 0],
-        data.X_train,
-        data.Y_train,
-        data.X_test,
-        data.Y_test,
+        data.X_train, data.Y_train, data.X_test, data.Y_test,
         title=f"Decision boundary: {title}",
-    )
-    tracking.log_figure(client, run_id, boundary, tracking.BOUNDARY_ARTIFACT)
-    plots.close(boundary)
-    cost_fig = plots.cost_figure(np.asarray(steps), np.asarray(costs), title=f"Cost: {title}")
-    tracking.log_figure(client, run_id, cost_fig, tracking.COST_ARTIFACT)
-    plots.close(cost_fig)
+    )  # fmt: skip
+    figures += [
+        (boundary, tracking.BOUNDARY_ARTIFACT),
+        (
+            plots.cost_figure(np.asarray(steps), np.asarray(costs), title=f"Cost: {title}"),
+            tracking.COST_ARTIFACT,
+        ),
+    ]
+    for figure, artifact in figures:
+        tracking.log_figure(client, run_id, figure, artifact)
+        plots.close(figure)
     tracking.log_text(
         client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
     )

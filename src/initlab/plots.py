@@ -118,3 +118,55 @@ def cost_figure(steps: np.ndarray, costs: np.ndarray, *, title: str = "") -> Fig
 
 def close(fig: Figure) -> None:
     _pyplot().close(fig)
+
+
+def signal_figure(layers: list[dict[str, float]], *, title: str = "") -> Figure:
+    """Measured vs predicted std of pre-activations and activations against depth."""
+    plt = _pyplot()
+    depth = np.arange(1, len(layers) + 1)
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    for key, colour in (("z_std", "tab:blue"), ("a_std", "tab:orange")):
+        label = "pre-activation z" if key == "z_std" else "activation φ(z)"
+        ax.plot(depth, [s[key] for s in layers], "o-", color=colour, label=f"{label}: measured")
+        ax.plot(
+            depth,
+            [s[f"{key}_predicted"] for s in layers],
+            "x--",
+            color=colour,
+            label=f"{label}: predicted",
+        )
+    values = [
+        s[k] for s in layers for k in ("z_std", "a_std", "z_std_predicted", "a_std_predicted")
+    ]
+    positive = [v for v in values if v > 0]
+    if positive and max(positive) / min(positive) > 50:
+        ax.set_yscale("log")
+    ax.set_xticks(depth, [f"{d}{' (out)' if d == len(layers) else ''}" for d in depth])
+    ax.set_xlabel("layer")
+    ax.set_ylabel("std over units and samples")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def activation_histograms_figure(params, X: np.ndarray, act, *, title: str = "") -> Figure:
+    """One panel per hidden layer: the distribution of its activations at initialization."""
+    from initlab.network import forward
+
+    plt = _pyplot()
+    hidden = forward(params, X, act).activations[1:-1]
+    fig, axes = plt.subplots(1, len(hidden), figsize=(3.2 * len(hidden), 3.0), squeeze=False)
+    for number, (ax, a) in enumerate(zip(axes[0], hidden, strict=True), start=1):
+        values = a[0].ravel()
+        spread = np.ptp(values) if values.size else 0.0
+        ax.hist(values, bins=50 if spread > 0 else 1, color="tab:blue", alpha=0.8)
+        ax.set_title(f"layer {number}: std {values.std():.3g}", fontsize=9)
+        ax.set_xlabel(f"{act.name}(z)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    if title:
+        fig.suptitle(f"Activations at init: {title}", fontsize=10)
+    fig.tight_layout()
+    return fig

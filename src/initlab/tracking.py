@@ -40,6 +40,8 @@ GROUP_TAGS = ("init", "activation", "dataset")
 BOUNDARY_ARTIFACT = "plots/decision_boundary.png"
 COST_ARTIFACT = "plots/cost.png"
 CONFIG_ARTIFACT = "config/config.yaml"
+SIGNAL_ARTIFACT = "diagnostics/signal_propagation.png"
+HISTOGRAMS_ARTIFACT = "diagnostics/activation_histograms.png"
 
 # MLflow's per-request limits for log_batch.
 _MAX_PARAMS_PER_BATCH = 100

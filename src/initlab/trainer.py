@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from initlab.activations import Activation
-from initlab.network import Params, backward, cross_entropy, forward
+from initlab.network import Forward, Params, backward, cross_entropy, forward
 
-# Called at every logged iteration with (iteration, cost per replica); used for progress.
+# Called at every logged iteration with (iteration, cost per replica): progress display.
 ProgressHook = Callable[[int, np.ndarray], None]
+# Called at every logged iteration, before the step, with what it computed: diagnostics.
+MonitorHook = Callable[[int, Params, Forward, Params], None]
 
 
 @dataclass
@@ -33,6 +35,7 @@ def fit(
     iterations: int,
     log_every: int,
     on_log: ProgressHook | None = None,
+    monitor: MonitorHook | None = None,
 ) -> tuple[Params, History]:
     """Train a copy of ``params``; the cost is recorded at iterations 0, log_every, 2·log_every, ...
 
@@ -42,13 +45,15 @@ def fit(
     steps, costs = [], []
     for i in range(iterations):
         fwd = forward(params, X, act)
+        grads = backward(params, fwd, Y, act)
         if i % log_every == 0:
             cost = cross_entropy(fwd.logits, Y)
             steps.append(i)
             costs.append(cost)
+            if monitor is not None:
+                monitor(i, params, fwd, grads)
             if on_log is not None:
                 on_log(i, cost)
-        grads = backward(params, fwd, Y, act)
         for w, b, gw, gb in zip(
             params.weights, params.biases, grads.weights, grads.biases, strict=True
         ):

@@ -40,7 +40,13 @@ report: install ## Write reports/<experiment>/report.{md,html} for the latest sw
 test: install ## Run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-test-full: install ## Run every test, slow ones included
+test-full: install ## Run every test, slow ones included (the browser test wants chromium)
+	@$(BIN)/python -m pip install --quiet -e ".[test,browser]" \
+		|| echo "test-full: no Playwright, the browser test will be skipped"
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+			>/dev/null 2>&1 || echo "test-full: no chromium, the browser test will be skipped"; \
+	fi
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 lint: install ## Check style with ruff

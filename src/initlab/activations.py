@@ -37,9 +37,23 @@ class Activation:
     def grad(self, z: np.ndarray, a: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    # In-place forms for the training loop's preallocated buffers; subclasses override them
+    # where NumPy can do the work without temporaries.
+    # ``mask`` is a boolean scratch buffer of z's shape that ``apply`` may fill for the same
+    # layer's ``backprop`` to reuse.
+    def apply(self, z: np.ndarray, out: np.ndarray, mask: np.ndarray) -> None:
+        """out = φ(z)."""
+        np.copyto(out, self(z))
+
+    def backprop(
+        self, da: np.ndarray, z: np.ndarray, a: np.ndarray, out: np.ndarray, mask: np.ndarray
+    ) -> None:
+        """out = da · φ'(z)."""
+        np.multiply(da, self.grad(z, a), out=out)
+
     @property
     def gain_squared(self) -> float:
-        """The recommended gain², for ``gain: auto`` and the variance recursion."""
+        """The recommended gain², for ``gain: auto`` and activation-named gains."""
         return gain_squared(self.name)
 
 
@@ -49,6 +63,14 @@ class Relu(Activation):
 
     def grad(self, z, a):
         return z > 0
+
+    def apply(self, z, out, mask):
+        # z · (z > 0): np.maximum(0, z) up to the sign of zeros, and the mask serves backprop.
+        np.greater(z, 0.0, out=mask)
+        np.multiply(z, mask, out=out)
+
+    def backprop(self, da, z, a, out, mask):
+        np.multiply(da, mask, out=out)
 
 
 @dataclass(frozen=True)
@@ -90,7 +112,8 @@ class Gelu(Activation):
     def grad(self, z, a):
         from scipy.special import ndtr
 
-        return ndtr(z) + z * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        with np.errstate(over="ignore"):  # z² overflows for |z| > 1e154; exp(-inf) is 0
+            return ndtr(z) + z * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
 
 
 class Softplus(Activation):
@@ -115,6 +138,14 @@ class Tanh(Activation):
 
     def grad(self, z, a):
         return 1.0 - a * a
+
+    def apply(self, z, out, mask):
+        np.tanh(z, out=out)
+
+    def backprop(self, da, z, a, out, mask):
+        np.multiply(a, a, out=out)
+        np.subtract(1.0, out, out=out)
+        np.multiply(da, out, out=out)
 
 
 class Linear(Activation):

@@ -6,7 +6,7 @@
   units.
 - :func:`predict_signal`: the mean-field variance recursion. A layer with fan-in n and
   weights of second moment s maps pre-activations z ~ N(b, v) to
-  v' = n · s · E[φ(z)²] (the expectation by Gauss–Hermite quadrature) around the bias b.
+  v' = n · s · E[φ(z)²] (the expectation by quadrature) around the bias b.
   For zero-mean i.i.d. weights it is the classic q_l = σ_w² E[φ(z)²] + σ_b² recursion.
 - :class:`TrainingMonitor`: during training, at the cost-logging interval, per-layer
   gradient norm, activation std and distinct units.

@@ -5,7 +5,7 @@ no run can leak from one job into the next. Knows nothing of NumPy internals or 
 
 Store layout (the project's contract):
   default tracking URI  sqlite:///<project>/mlruns/mlflow.db   (absolute, not cwd-relative)
-  artifacts             <project>/mlruns/artifacts/<experiment id>/...
+  artifacts             <project>/mlruns/artifacts/<run id>/artifacts/...
   overrides             tracking.uri in the config, else $MLFLOW_TRACKING_URI
 """
 
@@ -36,12 +36,13 @@ PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 GROUP_TAGS = ("init", "activation", "dataset")
 
-# Artifact paths inside a run.
-BOUNDARY_ARTIFACT = "plots/decision_boundary.png"
-COST_ARTIFACT = "plots/cost.png"
+# Artifact paths inside a run. Figures sit at the top level because the MLflow UI's compare
+# view shows only top-level artifacts side by side.
+BOUNDARY_ARTIFACT = "decision_boundary.png"
+COST_ARTIFACT = "cost.png"
+SIGNAL_ARTIFACT = "signal_propagation.png"
+HISTOGRAMS_ARTIFACT = "activation_histograms.png"
 CONFIG_ARTIFACT = "config/config.yaml"
-SIGNAL_ARTIFACT = "diagnostics/signal_propagation.png"
-HISTOGRAMS_ARTIFACT = "diagnostics/activation_histograms.png"
 
 # MLflow's per-request limits for log_batch.
 _MAX_PARAMS_PER_BATCH = 100

@@ -395,6 +395,9 @@ class TrackingConfig:
         )
 
 
+MAX_SEEDS = 10_000
+
+
 @dataclass
 class Config:
     init: InitConfig = MISSING
@@ -405,11 +408,18 @@ class Config:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     # Seeds the weight init. The course calls np.random.seed(3) before drawing weights.
     seed: int = 3
+    # Train this many seeds (seed, seed+1, ...) as stacked replicas in one job: one nested
+    # MLflow run per seed, and their statistics on the job's run.
+    seeds: int = 1
     # Per-layer diagnostics (signal statistics, predicted variance, symmetry) on every run.
     diagnostics: bool = True
 
     def __post_init__(self) -> None:
         _require(0 <= self.seed < 2**32, "seed", "in [0, 2**32)", self.seed)
+        _require(1 <= self.seeds <= MAX_SEEDS, "seeds", f"in [1, {MAX_SEEDS}]", self.seeds)
+        _require(
+            self.seed + self.seeds <= 2**32, "seed + seeds", "<= 2**32", self.seed + self.seeds
+        )
 
 
 # Every option of every group: the schema node its YAML file in conf/ extends.

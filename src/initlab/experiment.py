@@ -3,6 +3,9 @@
 The plain pipeline (:func:`train_and_evaluate`) knows nothing of MLflow; :func:`run_job` adds
 the tracking around it. Hydra-specific facts (job number, overrides, choices) arrive as a
 :class:`JobInfo`, so this module can be driven from tests without Hydra.
+
+A job with ``seeds: K`` trains seeds ``seed, seed+1, ..., seed+K-1`` as K stacked replicas
+of one computation; each replica's numbers are those it would have alone.
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from initlab import tracking
+from initlab import recording, tracking
 from initlab.activations import Activation, make_activation
 from initlab.config import Config, flatten, to_settings
 from initlab.datasets import Dataset, load_dataset
-from initlab.diagnostics import TrainingMonitor, initial_diagnostics
+from initlab.diagnostics import TrainingMonitor
 from initlab.initializers import InitReport, initialize
-from initlab.network import Params, accuracy, predict
+from initlab.network import Params, accuracy
 from initlab.seeding import course_rng
 from initlab.trainer import History, fit
 
@@ -49,7 +52,10 @@ class JobInfo:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a finished job reports back (the sweep's summary table is built from these)."""
+    """What a finished job reports back (the sweep's summary table is built from these).
+
+    With several seeds the numbers are means over the seeds.
+    """
 
     name: str
     init: str
@@ -58,32 +64,47 @@ class Outcome:
     test_accuracy: float
     seconds: float
     run_id: str | None = None
+    seeds: int = 1
 
 
 @dataclass
 class Trained:
+    """A trained job: K replicas (one per seed) of the same network."""
+
     settings: Config
     data: Dataset
     act: Activation
+    seeds: list[int]
     initial: Params
-    init_report: InitReport
+    init_reports: list[InitReport]
     params: Params
     history: History
     monitor: TrainingMonitor | None
-    train_accuracy: float
-    test_accuracy: float
+    train_accuracy: np.ndarray  # (K,)
+    test_accuracy: np.ndarray  # (K,)
     seconds: float
 
 
+def replica_seeds(settings: Config) -> list[int]:
+    return [settings.seed + k for k in range(settings.seeds)]
+
+
+def starting_point(
+    settings: Config, data: Dataset, act: Activation
+) -> tuple[Params, list[InitReport], list[int]]:
+    """Every seed's initial parameters, stacked on the replica axis."""
+    dims = [data.n_features, *settings.model.hidden, 1]
+    seeds = replica_seeds(settings)
+    # The course seeds its init with np.random.seed(3): course_rng reproduces that stream.
+    starts = [initialize(settings.init, dims, course_rng(s), act, data.X_train) for s in seeds]
+    return Params.stack([p for p, _ in starts]), [r for _, r in starts], seeds
+
+
 def train_and_evaluate(settings: Config, label: str = "") -> Trained:
-    """Train one network as the config says; no tracking."""
+    """Train the job's network(s) as the config says; no tracking."""
     data = load_dataset(settings.dataset)
     act = make_activation(settings.activation)
-    dims = [data.n_features, *settings.model.hidden, 1]
-    # The course seeds its init with np.random.seed(3): course_rng reproduces that stream.
-    initial, init_report = initialize(
-        settings.init, dims, course_rng(settings.seed), act, data.X_train
-    )
+    initial, init_reports, seeds = starting_point(settings, data, act)
     trainer = settings.trainer
     monitor = TrainingMonitor() if settings.diagnostics else None
     started = time.perf_counter()
@@ -95,13 +116,9 @@ def train_and_evaluate(settings: Config, label: str = "") -> Trained:
             last_report[0] = now
             pct = 100.0 * iteration / trainer.iterations
             log.info(
-                "%s: iteration %d/%d (%.0f%%), cost %.6g",
-                label,
-                iteration,
-                trainer.iterations,
-                pct,
-                cost[0],
-            )
+                "%s: iteration %d/%d (%.0f%%), mean cost %.6g",
+                label, iteration, trainer.iterations, pct, float(np.mean(cost)),
+            )  # fmt: skip
 
     params, history = fit(
         initial, data.X_train, data.Y_train, act,
@@ -110,79 +127,18 @@ def train_and_evaluate(settings: Config, label: str = "") -> Trained:
     )  # fmt: skip
     seconds = time.perf_counter() - started
     return Trained(
-        settings, data, act, initial, init_report, params, history, monitor,
-        train_accuracy=float(accuracy(params, data.X_train, data.Y_train, act)[0]),
-        test_accuracy=float(accuracy(params, data.X_test, data.Y_test, act)[0]),
+        settings, data, act, seeds, initial, init_reports, params, history, monitor,
+        train_accuracy=accuracy(params, data.X_train, data.Y_train, act),
+        test_accuracy=accuracy(params, data.X_test, data.Y_test, act),
         seconds=seconds,
     )  # fmt: skip
-
-
-def _log_results(client, run_id: str, cfg: DictConfig, result: Trained) -> None:
-    from initlab import plots
-
-    h, settings = result.history, result.settings
-    steps = [*h.steps.tolist(), settings.trainer.iterations]
-    costs = [*h.costs[0].tolist(), float(h.final_cost[0])]
-    scalars = {
-        "final_cost": float(h.final_cost[0]),
-        "train_accuracy": result.train_accuracy,
-        "test_accuracy": result.test_accuracy,
-        "train_seconds": result.seconds,
-    }
-    curves = [tracking.Curve("cost", steps, costs)]
-    title = f"init={settings.init.name}, activation={settings.activation.name}"
-    figures = []
-    if settings.diagnostics:
-        layers, _ = initial_diagnostics(
-            result.initial, settings.init, result.data.X_train, result.data.Y_train, result.act
-        )
-        for number, stats in enumerate(layers, start=1):
-            scalars |= {f"init/layer{number}/{key}": value for key, value in stats.items()}
-        for number, used in enumerate(result.init_report.lsuv_iterations, start=1):
-            scalars[f"init/layer{number}/lsuv_iterations"] = used
-        if result.monitor is not None:
-            curves += [tracking.Curve(k, s, v) for k, (s, v) in result.monitor.curves().items()]
-        figures += [
-            (
-                plots.signal_figure(layers, title=f"Signal at init: {title}"),
-                tracking.SIGNAL_ARTIFACT,
-            ),
-            (
-                plots.activation_histograms_figure(
-                    result.initial, result.data.X_train, result.act, title=title
-                ),
-                tracking.HISTOGRAMS_ARTIFACT,
-            ),
-        ]
-    tracking.log_metrics(client, run_id, scalars, curves, final_step=settings.trainer.iterations)
-
-    params, act, data = result.params, result.act, result.data
-    boundary = plots.decision_boundary_figure(
-        lambda X: predict(params, X, act)[0, 0],
-        data.X_train, data.Y_train, data.X_test, data.Y_test,
-        title=f"Decision boundary: {title}",
-    )  # fmt: skip
-    figures += [
-        (boundary, tracking.BOUNDARY_ARTIFACT),
-        (
-            plots.cost_figure(np.asarray(steps), np.asarray(costs), title=f"Cost: {title}"),
-            tracking.COST_ARTIFACT,
-        ),
-    ]
-    for figure, artifact in figures:
-        tracking.log_figure(client, run_id, figure, artifact)
-        plots.close(figure)
-    tracking.log_text(
-        client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
-    )
 
 
 def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     """Validate, then train inside an MLflow run that ends FINISHED or FAILED."""
     settings = to_settings(cfg)  # ConfigError here: nothing has been created yet
     if not settings.tracking.enabled:
-        result = train_and_evaluate(settings, job.name)
-        return _outcome(job, result, None)
+        return _outcome(job, train_and_evaluate(settings, job.name), None)
 
     uri = tracking.resolve_tracking_uri(settings.tracking.uri)
     tracking.check_reachable(uri)
@@ -197,17 +153,25 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         tracking.JOB_NUM_TAG: str(job.num),
         tracking.OVERRIDES_TAG: job.name,
     }
+    params = flatten(cfg)
     with tracking.tracked_run(
-        client,
-        uri,
-        experiment_id,
-        name=job.name,
-        tags=tags,
+        client, uri, experiment_id, name=job.name, tags=tags,
         parent_run_id=os.environ.get(PARENT_RUN_ENV) or None,
-    ) as run_id:
-        tracking.log_params(client, run_id, flatten(cfg))
+    ) as run_id:  # fmt: skip
+        tracking.log_params(client, run_id, params)
         result = train_and_evaluate(settings, job.name)
-        _log_results(client, run_id, cfg, result)
+        if settings.seeds == 1:
+            recording.record_run(client, run_id, cfg, result, replica=0)
+        else:
+            recording.record_seed_summary(client, run_id, cfg, result)
+            for k, seed in enumerate(result.seeds):
+                seed_tags = tags | {tracking.ROLE_TAG: "seed", tracking.SEED_TAG: str(seed)}
+                with tracking.tracked_run(
+                    client, uri, experiment_id, name=f"{job.name} seed={seed}",
+                    tags=seed_tags, parent_run_id=run_id,
+                ) as seed_run:  # fmt: skip
+                    tracking.log_params(client, seed_run, params | {"seed": str(seed)})
+                    recording.record_run(client, seed_run, cfg, result, replica=k, figures=False)
     return _outcome(job, result, run_id)
 
 
@@ -215,19 +179,17 @@ def _outcome(job: JobInfo, result: Trained, run_id: str | None) -> Outcome:
     outcome = Outcome(
         name=job.name,
         init=result.settings.init.name,
-        final_cost=float(result.history.final_cost[0]),
-        train_accuracy=result.train_accuracy,
-        test_accuracy=result.test_accuracy,
+        final_cost=float(np.mean(result.history.final_cost)),
+        train_accuracy=float(np.mean(result.train_accuracy)),
+        test_accuracy=float(np.mean(result.test_accuracy)),
         seconds=result.seconds,
         run_id=run_id,
+        seeds=len(result.seeds),
     )
+    what = f"{outcome.seeds} seeds, mean " if outcome.seeds > 1 else ""
     log.info(
-        "%s: cost %.6g, train %.2f%%, test %.2f%% (%d iterations in %.2f s)",
-        outcome.name,
-        outcome.final_cost,
-        100 * outcome.train_accuracy,
-        100 * outcome.test_accuracy,
-        result.settings.trainer.iterations,
-        outcome.seconds,
-    )
+        "%s: %scost %.6g, train %.2f%%, test %.2f%% (%d iterations in %.2f s)",
+        outcome.name, what, outcome.final_cost, 100 * outcome.train_accuracy,
+        100 * outcome.test_accuracy, result.settings.trainer.iterations, outcome.seconds,
+    )  # fmt: skip
     return outcome

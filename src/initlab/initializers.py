@@ -221,8 +221,11 @@ def lsuv(
         variance = _layer_output_variance(params, batch, act, layer)
         steps = 0
         while np.any(np.abs(variance - 1.0) >= cfg.tolerance) and steps < cfg.max_iterations:
+            # Only replicas still outside the tolerance are rescaled: each replica ends as
+            # it would alone.
+            outside = (np.abs(variance - 1.0) >= cfg.tolerance) & (variance > 0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                factor = np.where(variance > 0, 1.0 / np.sqrt(variance), 1.0)
+                factor = np.where(outside, 1.0 / np.sqrt(variance), 1.0)
             params.weights[layer] *= factor[:, np.newaxis, np.newaxis]
             variance = _layer_output_variance(params, batch, act, layer)
             steps += 1

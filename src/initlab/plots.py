@@ -170,3 +170,23 @@ def activation_histograms_figure(params, X: np.ndarray, act, *, title: str = "")
         fig.suptitle(f"Activations at init: {title}", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def seeds_cost_figure(steps: np.ndarray, costs: np.ndarray, *, title: str = "") -> Figure:
+    """Every seed's cost curve (thin, costs is (K, n)) and their median (thick)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    ax.plot(steps, costs.T, color="tab:blue", alpha=0.25, linewidth=0.8)
+    median = np.median(costs, axis=0)
+    ax.plot(steps, median, color="tab:red", linewidth=2, label=f"median of {len(costs)} seeds")
+    finite = costs[np.isfinite(costs)]
+    if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cost (cross-entropy)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

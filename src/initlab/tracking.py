@@ -29,8 +29,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_STORE_DIR = PROJECT_ROOT / "mlruns"
 
 # Tag names (the report and users' scripts read these).
-ROLE_TAG = "initlab.role"  # "sweep" for a multirun's parent, "job" for a job's run
+ROLE_TAG = "initlab.role"  # "sweep": a multirun's parent; "job": a job's run; "seed": one seed
 JOB_NUM_TAG = "initlab.job_num"
+SEED_TAG = "initlab.seed"  # on the nested run of one seed of a multi-seed job
 OVERRIDES_TAG = "initlab.overrides"
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"

@@ -1,0 +1,176 @@
+"""What a trained job writes into its MLflow runs: metrics, diagnostics and figures.
+
+``record_run`` records one replica (a seed) of a trained job; ``record_seed_summary`` records
+the statistics over a job's seeds on the job's own run.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from initlab import tracking
+from initlab.diagnostics import initial_diagnostics
+from initlab.network import predict
+
+if TYPE_CHECKING:
+    from initlab.experiment import Trained
+
+# A seed "failed" if its cost is not finite or its training accuracy is within this margin
+# of what predicting the majority class everywhere gets (chance).
+CHANCE_MARGIN = 0.02
+SUMMARISED = ("final_cost", "train_accuracy", "test_accuracy")
+
+
+def _cost_curve(result: Trained, replica: int) -> tuple[list[int], list[float]]:
+    """The logged costs plus the cost after the last step (at step = iterations)."""
+    h = result.history
+    steps = [*h.steps.tolist(), result.settings.trainer.iterations]
+    return steps, [*h.costs[replica].tolist(), float(h.final_cost[replica])]
+
+
+def _title(result: Trained) -> str:
+    return f"init={result.settings.init.name}, activation={result.settings.activation.name}"
+
+
+def _diagnostic_metrics(result: Trained, replica: int) -> tuple[dict[str, float], list, list]:
+    """Scalars and curves of one replica's per-layer diagnostics, and its layer statistics."""
+    layers, _ = initial_diagnostics(
+        result.initial, result.settings.init, result.data.X_train, result.data.Y_train,
+        result.act, replica=replica,
+    )  # fmt: skip
+    scalars = {
+        f"init/layer{number}/{key}": value
+        for number, stats in enumerate(layers, start=1)
+        for key, value in stats.items()
+    }
+    for number, used in enumerate(result.init_reports[replica].lsuv_iterations, start=1):
+        scalars[f"init/layer{number}/lsuv_iterations"] = used
+    curves = []
+    if result.monitor is not None:
+        curves = [tracking.Curve(k, s, v) for k, (s, v) in result.monitor.curves(replica).items()]
+    return scalars, curves, layers
+
+
+def _diagnostic_figures(result: Trained, replica: int, layers: list) -> list:
+    from initlab import plots
+
+    title = _title(result)
+    histograms = plots.activation_histograms_figure(
+        result.initial.replica(replica), result.data.X_train, result.act, title=title
+    )
+    return [
+        (plots.signal_figure(layers, title=f"Signal at init: {title}"), tracking.SIGNAL_ARTIFACT),
+        (histograms, tracking.HISTOGRAMS_ARTIFACT),
+    ]
+
+
+def _boundary_figure(result: Trained, replica: int) -> Any:
+    from initlab import plots
+
+    params, act, data = result.params.replica(replica), result.act, result.data
+    return plots.decision_boundary_figure(
+        lambda X: predict(params, X, act)[0, 0],
+        data.X_train, data.Y_train, data.X_test, data.Y_test,
+        title=f"Decision boundary: {_title(result)}",
+    )  # fmt: skip
+
+
+def _log_figures(client: Any, run_id: str, figures: list) -> None:
+    from initlab import plots
+
+    for figure, artifact in figures:
+        tracking.log_figure(client, run_id, figure, artifact)
+        plots.close(figure)
+
+
+def record_run(
+    client: Any, run_id: str, cfg: DictConfig, result: Trained, replica: int, figures: bool = True
+) -> None:
+    """One replica's metrics (cost curve, accuracies, diagnostics), figures and config."""
+    from initlab import plots
+
+    steps, costs = _cost_curve(result, replica)
+    scalars = {
+        "final_cost": float(result.history.final_cost[replica]),
+        "train_accuracy": float(result.train_accuracy[replica]),
+        "test_accuracy": float(result.test_accuracy[replica]),
+        "train_seconds": result.seconds / len(result.seeds),
+    }
+    curves = [tracking.Curve("cost", steps, costs)]
+    to_draw = []
+    if result.settings.diagnostics:
+        more_scalars, more_curves, layers = _diagnostic_metrics(result, replica)
+        scalars |= more_scalars
+        curves += more_curves
+        if figures:
+            to_draw += _diagnostic_figures(result, replica, layers)
+    tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
+    if figures:
+        title = f"Cost: {_title(result)}"
+        to_draw += [
+            (_boundary_figure(result, replica), tracking.BOUNDARY_ARTIFACT),
+            (
+                plots.cost_figure(np.asarray(steps), np.asarray(costs), title=title),
+                tracking.COST_ARTIFACT,
+            ),
+        ]
+        _log_figures(client, run_id, to_draw)
+    tracking.log_text(
+        client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
+    )
+
+
+def seed_statistics(result: Trained) -> dict[str, float]:
+    """Mean, std, min and max over seeds of the final cost and accuracies, and the fraction
+    of seeds that failed (a cost that is not finite, or chance accuracy)."""
+    values = {
+        "final_cost": np.asarray(result.history.final_cost, dtype=float),
+        "train_accuracy": np.asarray(result.train_accuracy, dtype=float),
+        "test_accuracy": np.asarray(result.test_accuracy, dtype=float),
+    }
+    stats: dict[str, float] = {"seeds": float(len(result.seeds))}
+    for key in SUMMARISED:
+        v = values[key]
+        stats |= {
+            f"{key}_mean": float(np.mean(v)), f"{key}_std": float(np.std(v)),
+            f"{key}_min": float(np.min(v)), f"{key}_max": float(np.max(v)),
+        }  # fmt: skip
+    positive = float(np.mean(result.data.Y_train))
+    chance = max(positive, 1.0 - positive)
+    failed = ~np.isfinite(values["final_cost"]) | (
+        values["train_accuracy"] <= chance + CHANCE_MARGIN
+    )
+    stats["failed_fraction"] = float(np.mean(failed))
+    return stats
+
+
+def record_seed_summary(client: Any, run_id: str, cfg: DictConfig, result: Trained) -> None:
+    """On the job's run: the seed statistics, every seed's cost curve in one figure, the
+    first seed's decision boundary and diagnostics, and the config."""
+    from initlab import plots
+
+    scalars = seed_statistics(result) | {"train_seconds": result.seconds}
+    figures, curves = [], []
+    if result.settings.diagnostics:
+        more_scalars, curves, layers = _diagnostic_metrics(result, replica=0)
+        scalars |= more_scalars
+        figures += _diagnostic_figures(result, 0, layers)
+    steps = [*result.history.steps.tolist(), result.settings.trainer.iterations]
+    costs = np.column_stack([result.history.costs, result.history.final_cost])
+    tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
+    seeds_figure = plots.seeds_cost_figure(
+        np.asarray(steps),
+        costs,
+        title=f"Cost over {len(result.seeds)} seeds: {_title(result)}",
+    )
+    figures += [
+        (seeds_figure, tracking.COST_ARTIFACT),
+        (_boundary_figure(result, 0), tracking.BOUNDARY_ARTIFACT),
+    ]
+    _log_figures(client, run_id, figures)
+    tracking.log_text(
+        client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
+    )

@@ -1,0 +1,77 @@
+"""seeds=K: K seeds trained as stacked replicas, one nested MLflow run per seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import run_cli
+from initlab import tracking
+from initlab.config import to_settings
+from initlab.experiment import train_and_evaluate
+from initlab.recording import seed_statistics
+
+
+@pytest.mark.parametrize("init", ["he", "random", "lsuv"])
+def test_each_seed_trains_as_it_would_alone(compose_cfg, init):
+    common = [f"init={init}", "trainer.iterations=400", "trainer.log_every=50", "diagnostics=false"]
+    stacked = train_and_evaluate(to_settings(compose_cfg(*common, "seed=5", "seeds=3")))
+    assert stacked.seeds == [5, 6, 7]
+    for k, seed in enumerate(stacked.seeds):
+        alone = train_and_evaluate(to_settings(compose_cfg(*common, f"seed={seed}")))
+        np.testing.assert_allclose(
+            stacked.history.costs[k], alone.history.costs[0], rtol=1e-9, atol=0
+        )
+        assert stacked.history.final_cost[k] == pytest.approx(alone.history.final_cost[0], rel=1e-9)
+        assert stacked.train_accuracy[k] == alone.train_accuracy[0]
+        assert stacked.test_accuracy[k] == alone.test_accuracy[0]
+
+
+def test_seed_statistics(compose_cfg):
+    good = train_and_evaluate(
+        to_settings(
+            compose_cfg("seeds=4", "trainer.iterations=3000", "trainer.lr=0.1", "diagnostics=false")
+        )
+    )
+    stats = seed_statistics(good)
+    assert stats["seeds"] == 4
+    costs = good.history.final_cost
+    assert stats["final_cost_mean"] == pytest.approx(costs.mean())
+    assert stats["final_cost_std"] == pytest.approx(costs.std())
+    assert (stats["final_cost_min"], stats["final_cost_max"]) == (costs.min(), costs.max())
+    assert stats["train_accuracy_min"] > 0.6 and stats["failed_fraction"] == 0.0
+    symmetric = train_and_evaluate(
+        to_settings(compose_cfg("init=zeros", "seeds=3", "trainer.iterations=50"))
+    )
+    assert seed_statistics(symmetric)["failed_fraction"] == 1.0  # stuck at chance, every seed
+
+
+def test_seeds_log_one_nested_run_per_seed(tmp_path, store):
+    result = run_cli("seeds=3", "seed=10", "trainer.iterations=200", uri=store, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(tracking_uri=store)
+    runs = client.search_runs([client.get_experiment_by_name("initialization").experiment_id])
+    jobs = [r for r in runs if r.data.tags[tracking.ROLE_TAG] == "job"]
+    seeds = [r for r in runs if r.data.tags[tracking.ROLE_TAG] == "seed"]
+    assert len(jobs) == 1 and len(seeds) == 3 and len(runs) == 4
+    job = jobs[0]
+    assert {r.data.tags[tracking.PARENT_TAG] for r in seeds} == {job.info.run_id}
+    assert sorted(r.data.tags[tracking.SEED_TAG] for r in seeds) == ["10", "11", "12"]
+    assert sorted(r.data.params["seed"] for r in seeds) == ["10", "11", "12"]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    finals = np.array([r.data.metrics["final_cost"] for r in seeds])
+    test_acc = np.array([r.data.metrics["test_accuracy"] for r in seeds])
+    m = job.data.metrics
+    assert m["seeds"] == 3
+    assert m["final_cost_mean"] == pytest.approx(finals.mean(), rel=1e-12)
+    assert m["final_cost_std"] == pytest.approx(finals.std(), rel=1e-9)
+    assert m["final_cost_max"] == pytest.approx(finals.max(), rel=1e-12)
+    assert m["test_accuracy_min"] == pytest.approx(test_acc.min(), rel=1e-12)
+    assert 0.0 <= m["failed_fraction"] <= 1.0
+    for seed_run in seeds:
+        history = client.get_metric_history(seed_run.info.run_id, "cost")
+        assert sorted(p.step for p in history) == [0, 100, 200]
+    job_artifacts = {a.path for a in client.list_artifacts(job.info.run_id)}
+    assert {tracking.COST_ARTIFACT, tracking.BOUNDARY_ARTIFACT} <= job_artifacts
+    assert "3 seeds, mean" in result.stderr + result.stdout

@@ -14,17 +14,16 @@ SystemExit (not an Exception) after printing its reason.
 from __future__ import annotations
 
 import atexit
-import copy
 import os
 import sys
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, open_dict, read_write
+from omegaconf import DictConfig
 
 from initlab import tracking
-from initlab.config import ConfigError, to_settings
+from initlab.config import ConfigError, job_config, to_settings
 from initlab.experiment import PARENT_RUN_ENV, Outcome
 
 
@@ -103,7 +102,7 @@ class MlflowSweepCallback(Callback):
             cause = f"\n{exc.__cause__}" if exc.__cause__ else ""
             _fail(f"{exc}{cause}")
 
-        settings = to_settings(_without_hydra(config))
+        settings = to_settings(job_config(config))
         if not settings.tracking.enabled:
             return
         self.uri = tracking.resolve_tracking_uri(settings.tracking.uri)
@@ -172,11 +171,3 @@ class MlflowSweepCallback(Callback):
             f"Report: python src/report.py --experiment {self.experiment}",
             flush=True,
         )
-
-
-def _without_hydra(config: DictConfig) -> DictConfig:
-    """The primary config as a job sees it (Hydra's own node removed)."""
-    cfg = copy.deepcopy(config)
-    with read_write(cfg), open_dict(cfg):
-        del cfg["hydra"]
-    return cfg

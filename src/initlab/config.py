@@ -509,6 +509,18 @@ def to_settings(cfg: DictConfig) -> Config:
     return settings
 
 
+def job_config(config: DictConfig) -> DictConfig:
+    """A composed config as a job's task sees it: Hydra's own node removed, schema kept."""
+    import copy
+
+    from omegaconf import open_dict, read_write
+
+    cfg = copy.deepcopy(config)
+    with read_write(cfg), open_dict(cfg):
+        cfg.pop("hydra", None)
+    return cfg
+
+
 def flatten(cfg: DictConfig | dict, prefix: str = "") -> dict[str, str]:
     """``{"trainer.lr": "0.01", ...}``: the resolved config as MLflow params (lists stay whole)."""
     tree = (

@@ -174,6 +174,15 @@ class TrainingMonitor:
             )
         )
 
+    def take(self, replicas: slice) -> TrainingMonitor:
+        """The same record for some of the replicas."""
+        return TrainingMonitor(
+            list(self.steps),
+            [g[replicas] for g in self.grad_norm],
+            [a[replicas] for a in self.a_std],
+            [d[replicas] for d in self.distinct],
+        )
+
     def curves(self, replica: int = 0) -> dict[str, tuple[list[int], list[float]]]:
         """``{"train/layer1/grad_norm": (steps, values), ...}`` for one replica."""
         out: dict[str, tuple[list[int], list[float]]] = {}

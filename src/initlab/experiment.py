@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from omegaconf import DictConfig
 
-from initlab import recording, tracking
+from initlab import batching, recording, tracking
 from initlab.activations import Activation, make_activation
 from initlab.config import Config, flatten, to_settings
 from initlab.datasets import Dataset, load_dataset
@@ -100,11 +100,17 @@ def starting_point(
     return Params.stack([p for p, _ in starts]), [r for _, r in starts], seeds
 
 
-def train_and_evaluate(settings: Config, label: str = "") -> Trained:
-    """Train the job's network(s) as the config says; no tracking."""
+def train_batch(batch: list[Config], label: str = "") -> list[Trained]:
+    """Train several jobs that differ only in their init and seeds as one stacked computation.
+
+    Every job contributes one replica per seed; each replica trains exactly as it would
+    alone, so each job's result is the one it would get by itself.
+    """
+    settings = batch[0]
     data = load_dataset(settings.dataset)
     act = make_activation(settings.activation)
-    initial, init_reports, seeds = starting_point(settings, data, act)
+    starts = [starting_point(s, data, act) for s in batch]
+    initial = Params.stack([params for params, _, _ in starts])
     trainer = settings.trainer
     monitor = TrainingMonitor() if settings.diagnostics else None
     started = time.perf_counter()
@@ -126,19 +132,35 @@ def train_and_evaluate(settings: Config, label: str = "") -> Trained:
         on_log=progress, monitor=monitor,
     )  # fmt: skip
     seconds = time.perf_counter() - started
-    return Trained(
-        settings, data, act, seeds, initial, init_reports, params, history, monitor,
-        train_accuracy=accuracy(params, data.X_train, data.Y_train, act),
-        test_accuracy=accuracy(params, data.X_test, data.Y_test, act),
-        seconds=seconds,
-    )  # fmt: skip
+    train_accuracy = accuracy(params, data.X_train, data.Y_train, act)
+    test_accuracy = accuracy(params, data.X_test, data.Y_test, act)
+    results, start = [], 0
+    for job, (_, init_reports, seeds) in zip(batch, starts, strict=True):
+        part = slice(start, start + len(seeds))
+        start = part.stop
+        results.append(
+            Trained(
+                job, data, act, seeds, initial.take(part), init_reports, params.take(part),
+                History(history.steps, history.costs[part], history.final_cost[part]),
+                monitor.take(part) if monitor is not None else None,
+                train_accuracy[part], test_accuracy[part],
+                seconds=seconds * len(seeds) / initial.replicas,  # its share of the batch
+            )
+        )  # fmt: skip
+    return results
+
+
+def train_and_evaluate(settings: Config, label: str = "") -> Trained:
+    """Train the job's network(s) as the config says; no tracking."""
+    return train_batch([settings], label)[0]
 
 
 def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     """Validate, then train inside an MLflow run that ends FINISHED or FAILED."""
     settings = to_settings(cfg)  # ConfigError here: nothing has been created yet
     if not settings.tracking.enabled:
-        return _outcome(job, train_and_evaluate(settings, job.name), None)
+        result = batching.claim(cfg) or train_and_evaluate(settings, job.name)
+        return _outcome(job, result, None)
 
     uri = tracking.resolve_tracking_uri(settings.tracking.uri)
     tracking.check_reachable(uri)
@@ -159,7 +181,8 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         parent_run_id=os.environ.get(PARENT_RUN_ENV) or None,
     ) as run_id:  # fmt: skip
         tracking.log_params(client, run_id, params)
-        result = train_and_evaluate(settings, job.name)
+        # A batching launcher may have trained this job already, stacked with its siblings.
+        result = batching.claim(cfg) or train_and_evaluate(settings, job.name)
         if settings.seeds == 1:
             recording.record_run(client, run_id, cfg, result, replica=0)
         else:

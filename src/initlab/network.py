@@ -34,11 +34,15 @@ class Params:
     def copy(self) -> Params:
         return Params([w.copy() for w in self.weights], [b.copy() for b in self.biases])
 
+    def take(self, replicas: slice) -> Params:
+        """A copy of some replicas, keeping the leading axis."""
+        return Params(
+            [w[replicas].copy() for w in self.weights], [b[replicas].copy() for b in self.biases]
+        )
+
     def replica(self, k: int) -> Params:
         """Replica k alone, still with a leading axis of length 1."""
-        return Params(
-            [w[k : k + 1].copy() for w in self.weights], [b[k : k + 1].copy() for b in self.biases]
-        )
+        return self.take(slice(k, k + 1))
 
     @staticmethod
     def stack(parts: list[Params]) -> Params:

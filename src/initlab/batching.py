@@ -1,0 +1,89 @@
+"""Hand-over of jobs trained ahead of time, stacked with their siblings, to the jobs themselves.
+
+The batching launcher (``hydra/launcher=initlab_batch``, in ``src/hydra_plugins/``) trains a
+sweep's compatible jobs as one stacked computation before Hydra runs them (:func:`pretrain`);
+each job's task then *claims* its result here
+instead of training again, and records its MLflow run exactly as it would have. A job whose
+result is not here (not batchable, or batching failed) simply trains itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig, OmegaConf
+
+from initlab.config import job_config
+
+if TYPE_CHECKING:
+    from initlab.experiment import Trained
+
+log = logging.getLogger(__name__)
+
+# Fingerprint of a job's config -> results trained for jobs with that config (in job order).
+_ready: dict[str, list[Trained]] = {}
+
+# What replicas can absorb: jobs that differ only in these train as one stacked computation.
+REPLICA_KEYS = ("init", "seed", "seeds", "tracking")
+
+
+def fingerprint(cfg: DictConfig) -> str:
+    """The job's config (Hydra's own node aside) as resolved YAML: equal configs, equal jobs."""
+    tree = OmegaConf.to_container(job_config(cfg), resolve=True, enum_to_str=True)
+    return OmegaConf.to_yaml(OmegaConf.create(tree), sort_keys=True)
+
+
+def batch_key(cfg: DictConfig) -> str:
+    """Jobs with the same key differ only in what replicas absorb (REPLICA_KEYS)."""
+    tree = OmegaConf.to_container(job_config(cfg), resolve=True, enum_to_str=True)
+    for key in REPLICA_KEYS:
+        tree.pop(key, None)
+    return OmegaConf.to_yaml(OmegaConf.create(tree), sort_keys=True)
+
+
+def offer(cfg: DictConfig, result: Trained) -> None:
+    _ready.setdefault(fingerprint(cfg), []).append(result)
+
+
+def claim(cfg: DictConfig) -> Trained | None:
+    """The result trained ahead for this job's config, if any (each is handed out once)."""
+    if not _ready:
+        return None
+    waiting = _ready.get(fingerprint(cfg))
+    return waiting.pop(0) if waiting else None
+
+
+def clear() -> None:
+    _ready.clear()
+
+
+def plan_groups(configs: Sequence[DictConfig]) -> list[list[int]]:
+    """Job indices grouped by batch key, in order of first appearance; only groups of 2+."""
+    groups: dict[str, list[int]] = {}
+    for index, cfg in enumerate(configs):
+        try:
+            groups.setdefault(batch_key(cfg), []).append(index)
+        except Exception as exc:  # an unresolvable config trains (and fails) on its own
+            log.debug("job #%d is not batchable: %s", index, exc)
+    return [members for members in groups.values() if len(members) > 1]
+
+
+def pretrain(configs: Sequence[DictConfig]) -> None:
+    """Train every group of compatible jobs together and offer the results to the jobs."""
+    from initlab.config import to_settings
+    from initlab.experiment import train_batch
+
+    for members in plan_groups(configs):
+        try:
+            settings = [to_settings(job_config(configs[i])) for i in members]
+            log.info(
+                "Training jobs %s together as stacked replicas", ", ".join(f"#{i}" for i in members)
+            )
+            for i, result in zip(members, train_batch(settings, label="batch"), strict=True):
+                offer(job_config(configs[i]), result)
+        except Exception as exc:  # fall back: each job trains (and may fail) on its own
+            log.warning(
+                "Joint training of jobs %s failed (%s); training them one by one", members, exc
+            )

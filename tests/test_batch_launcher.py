@@ -1,0 +1,71 @@
+"""The batching launcher: compatible jobs train together, and every run is what it would be."""
+
+from __future__ import annotations
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from conftest import run_cli
+from initlab import tracking
+
+SWEEP = ["init=zeros,random,he,lsuv", "activation=relu,tanh", "trainer.iterations=300", "seeds=1"]
+
+
+def _job_runs(uri: str) -> dict[str, object]:
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("initialization")
+    runs = client.search_runs([experiment.experiment_id], f"tags.`{tracking.ROLE_TAG}` = 'job'")
+    return {r.data.tags[tracking.OVERRIDES_TAG]: r for r in runs}
+
+
+def _curve(uri: str, run_id: str, key: str) -> list[tuple[int, float]]:
+    history = MlflowClient(tracking_uri=uri).get_metric_history(run_id, key)
+    return sorted((m.step, m.value) for m in history)
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    """The same sweep under the batching launcher (the default) and Hydra's basic one."""
+    out = {}
+    for launcher in ("initlab_batch", "basic"):
+        cwd = tmp_path_factory.mktemp(launcher)
+        uri = f"sqlite:///{cwd / 'mlruns' / 'mlflow.db'}"
+        result = run_cli("-m", *SWEEP, f"hydra/launcher={launcher}", uri=uri, cwd=cwd)
+        assert result.returncode == 0, result.stderr
+        out[launcher] = (uri, result.stdout + result.stderr)
+    return out
+
+
+def test_compatible_jobs_are_trained_together(both):
+    _, log = both["initlab_batch"]
+    # Two groups (one per activation) of four init schemes each.
+    assert log.count("together as stacked replicas") == 2
+    _, basic_log = both["basic"]
+    assert "together as stacked replicas" not in basic_log
+
+
+def test_batched_runs_match_job_by_job_runs_exactly(both):
+    batched_uri, _ = both["initlab_batch"]
+    basic_uri, _ = both["basic"]
+    batched, basic = _job_runs(batched_uri), _job_runs(basic_uri)
+    assert set(batched) == set(basic) and len(batched) == 8
+    for name, run in batched.items():
+        twin = basic[name]
+        assert run.info.status == twin.info.status == "FINISHED"
+        assert run.data.params == twin.data.params
+        for key in ("final_cost", "train_accuracy", "test_accuracy", "init/layer1/a_std"):
+            assert run.data.metrics[key] == twin.data.metrics[key], (name, key)
+        for key in ("cost", "train/layer2/grad_norm", "train/layer1/distinct_units"):
+            assert _curve(batched_uri, run.info.run_id, key) == _curve(
+                basic_uri, twin.info.run_id, key
+            )
+        assert {
+            a.path for a in MlflowClient(tracking_uri=batched_uri).list_artifacts(run.info.run_id)
+        } == {a.path for a in MlflowClient(tracking_uri=basic_uri).list_artifacts(twin.info.run_id)}
+
+
+def test_incompatible_jobs_fall_back_to_one_by_one(tmp_path, store):
+    result = run_cli("-m", "trainer.lr=0.01,0.02", "trainer.iterations=50", uri=store, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "together as stacked replicas" not in result.stdout + result.stderr
+    assert len(_job_runs(store)) == 2

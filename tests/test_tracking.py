@@ -210,3 +210,17 @@ def test_cfg_job_prints_the_composed_config(tmp_path, store):
         and "scale: 5" in result.stdout
         and "lr: 0.01" in result.stdout
     )
+
+
+def test_new_stores_start_from_a_migrated_empty_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for name in ("a", "b"):  # the first builds the cached template, the second copies it
+        uri = f"sqlite:///{tmp_path / name / 'mlflow.db'}"
+        tracking.check_reachable(uri)
+        client = tracking.client_for(uri)
+        experiment_id = tracking.ensure_experiment(client, "initialization", uri)
+        run = client.create_run(experiment_id)
+        client.set_terminated(run.info.run_id)
+        default = client.get_experiment("0")
+        assert default.artifact_location == (tmp_path / name / "artifacts").as_uri()
+    assert len(list((tmp_path / "cache" / "initlab").glob("empty-mlflow-*.db"))) == 1

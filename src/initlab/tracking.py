@@ -14,6 +14,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import shutil
+import sqlite3
 import sys
 import urllib.error
 import urllib.request
@@ -97,6 +99,45 @@ def check_reachable(uri: str, timeout: float = 3.0) -> None:
             raise TrackingError(
                 f"cannot create the MLflow store folder {db_path.parent}: {exc}"
             ) from exc
+        if not db_path.exists():
+            _start_from_empty_store(db_path)
+
+
+def _template_path() -> Path:
+    from importlib.metadata import version
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "initlab"
+    return cache / f"empty-mlflow-{version('mlflow')}.db"
+
+
+def _start_from_empty_store(db_path: Path) -> None:
+    """Give a new SQLite store MLflow's schema by copying an empty, migrated one.
+
+    Building the schema runs ~60 Alembic migrations (about 1.5 s); the result depends only on
+    the MLflow version, so it is built once per machine and version and then copied. Any
+    problem with the cache just leaves the creation to MLflow.
+    """
+    template = _template_path()
+    try:
+        if not template.exists():
+            template.parent.mkdir(parents=True, exist_ok=True)
+            scratch = template.with_suffix(f".{os.getpid()}.tmp")
+            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+            store = SqlAlchemyStore(f"sqlite:///{scratch}", scratch.parent.as_uri())
+            store.engine.dispose()
+            os.replace(scratch, template)  # atomic: racing processes each publish a whole file
+        scratch = db_path.with_suffix(f".{os.getpid()}.tmp")
+        shutil.copyfile(template, scratch)
+        # MLflow's "Default" experiment keeps its artifacts beside this store, not the cache.
+        with contextlib.closing(sqlite3.connect(scratch)) as db, db:
+            db.execute(
+                "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                ((db_path.parent / "artifacts").resolve().as_uri(),),
+            )
+        os.replace(scratch, db_path)
+    except Exception as exc:  # the cache is an optimisation, never a requirement
+        warn(f"could not use the empty-store cache ({exc}); MLflow will build the schema")
 
 
 def client_for(uri: str) -> MlflowClient:

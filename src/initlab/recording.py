@@ -82,8 +82,7 @@ def _log_figures(client: Any, run_id: str, figures: list) -> None:
     from initlab import plots
 
     for figure, artifact in figures:
-        tracking.log_figure(client, run_id, figure, artifact)
-        plots.close(figure)
+        tracking.log_figure(client, run_id, figure, artifact, **plots.SAVE_KWARGS)
 
 
 def record_run(

@@ -160,3 +160,17 @@ def test_published_accuracies(ours, reference, name):
     _, runs = reference
     assert ours[name][1:] == pytest.approx(PUBLISHED_ACCURACY[name], abs=1e-12)
     assert ours[name][1:] == pytest.approx(runs[name][1:], abs=0)
+
+
+@pytest.mark.parametrize(
+    "n,noise,factor,seed", [(300, 0.05, 0.8, 1), (101, 0.2, 0.3, 7), (2, 0.0, 0.5, 0)]
+)
+def test_circles_are_sklearns_bit_for_bit(n, noise, factor, seed):
+    from sklearn.datasets import make_circles as sklearn_circles
+
+    from initlab.datasets import make_circles
+
+    ours = make_circles(n, noise, factor, course_rng(seed))
+    theirs = sklearn_circles(n_samples=n, noise=noise, factor=factor, random_state=course_rng(seed))
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    np.testing.assert_array_equal(ours[1], theirs[1])

@@ -7,7 +7,11 @@
 The logic lives in initlab.report; this file only makes it runnable as a script.
 """
 
+import sys
+
 from initlab.report import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from initlab.cli import run_and_exit
+
+    run_and_exit(lambda: sys.exit(main()))

@@ -23,4 +23,6 @@ def main(cfg: DictConfig):  # -> initlab.experiment.Outcome
 
 
 if __name__ == "__main__":
-    main()
+    from initlab.cli import run_and_exit
+
+    run_and_exit(main)

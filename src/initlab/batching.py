@@ -72,10 +72,15 @@ def plan_groups(configs: Sequence[DictConfig]) -> list[list[int]]:
 
 def pretrain(configs: Sequence[DictConfig]) -> None:
     """Train every group of compatible jobs together and offer the results to the jobs."""
+    from initlab import render
     from initlab.config import to_settings
     from initlab.experiment import train_batch
 
-    for members in plan_groups(configs):
+    groups = plan_groups(configs)
+    if groups:
+        render.warm_up()  # the figure workers start while the batch trains
+
+    for members in groups:
         try:
             settings = [to_settings(job_config(configs[i])) for i in members]
             log.info(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from omegaconf import DictConfig
 
-from initlab import batching, recording, tracking
+from initlab import batching, recording, render, tracking
 from initlab.activations import Activation, make_activation
 from initlab.config import Config, flatten, to_settings
 from initlab.datasets import Dataset, load_dataset
@@ -181,6 +181,7 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         parent_run_id=os.environ.get(PARENT_RUN_ENV) or None,
     ) as run_id:  # fmt: skip
         tracking.log_params(client, run_id, params)
+        render.warm_up()  # the figure workers start while the job trains
         # A batching launcher may have trained this job already, stacked with its siblings.
         result = batching.claim(cfg) or train_and_evaluate(settings, job.name)
         if settings.seeds == 1:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from initlab import tracking
+from initlab import render, tracking
 from initlab.diagnostics import initial_diagnostics
-from initlab.network import predict
+from initlab.render import FigureSpec
 
 if TYPE_CHECKING:
     from initlab.experiment import Trained
@@ -54,43 +54,42 @@ def _diagnostic_metrics(result: Trained, replica: int) -> tuple[dict[str, float]
     return scalars, curves, layers
 
 
-def _diagnostic_figures(result: Trained, replica: int, layers: list) -> list:
-    from initlab import plots
-
+def _diagnostic_figures(result: Trained, replica: int, layers: list) -> dict[str, FigureSpec]:
     title = _title(result)
-    histograms = plots.activation_histograms_figure(
-        result.initial.replica(replica), result.data.X_train, result.act, title=title
-    )
-    return [
-        (plots.signal_figure(layers, title=f"Signal at init: {title}"), tracking.SIGNAL_ARTIFACT),
-        (histograms, tracking.HISTOGRAMS_ARTIFACT),
-    ]
+    return {
+        tracking.SIGNAL_ARTIFACT: (
+            "signal_figure", {"layers": layers, "title": f"Signal at init: {title}"}
+        ),
+        tracking.HISTOGRAMS_ARTIFACT: (
+            "activation_histograms_figure",
+            {
+                "params": result.initial.replica(replica), "X": result.data.X_train,
+                "act": result.act, "title": title,
+            },
+        ),
+    }  # fmt: skip
 
 
-def _boundary_figure(result: Trained, replica: int) -> Any:
-    from initlab import plots
-
-    params, act, data = result.params.replica(replica), result.act, result.data
-    return plots.decision_boundary_figure(
-        lambda X: predict(params, X, act)[0, 0],
-        data.X_train, data.Y_train, data.X_test, data.Y_test,
-        title=f"Decision boundary: {_title(result)}",
+def _boundary_figure(result: Trained, replica: int) -> FigureSpec:
+    data = result.data
+    return (
+        "decision_boundary_figure",
+        {
+            "params": result.params.replica(replica), "act": result.act,
+            "X_train": data.X_train, "Y_train": data.Y_train,
+            "X_test": data.X_test, "Y_test": data.Y_test,
+            "title": f"Decision boundary: {_title(result)}",
+        },
     )  # fmt: skip
-
-
-def _log_figures(client: Any, run_id: str, figures: list) -> None:
-    from initlab import plots
-
-    for figure, artifact in figures:
-        tracking.log_figure(client, run_id, figure, artifact, **plots.SAVE_KWARGS)
 
 
 def record_run(
     client: Any, run_id: str, cfg: DictConfig, result: Trained, replica: int, figures: bool = True
 ) -> None:
-    """One replica's metrics (cost curve, accuracies, diagnostics), figures and config."""
-    from initlab import plots
+    """One replica's metrics (cost curve, accuracies, diagnostics), figures and config.
 
+    The figures are drawn by worker processes while the metrics are logged.
+    """
     steps, costs = _cost_curve(result, replica)
     scalars = {
         "final_cost": float(result.history.final_cost[replica]),
@@ -99,27 +98,26 @@ def record_run(
         "train_seconds": result.seconds / len(result.seeds),
     }
     curves = [tracking.Curve("cost", steps, costs)]
-    to_draw = []
+    specs: dict[str, FigureSpec] = {}
+    if figures:
+        cost_args = {"steps": np.asarray(steps), "costs": np.asarray(costs)}
+        specs[tracking.BOUNDARY_ARTIFACT] = _boundary_figure(result, replica)
+        specs[tracking.COST_ARTIFACT] = (
+            "cost_figure",
+            cost_args | {"title": f"Cost: {_title(result)}"},
+        )
     if result.settings.diagnostics:
         more_scalars, more_curves, layers = _diagnostic_metrics(result, replica)
         scalars |= more_scalars
         curves += more_curves
         if figures:
-            to_draw += _diagnostic_figures(result, replica, layers)
+            specs |= _diagnostic_figures(result, replica, layers)
+    drawing = render.submit(specs)
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
-    if figures:
-        title = f"Cost: {_title(result)}"
-        to_draw += [
-            (_boundary_figure(result, replica), tracking.BOUNDARY_ARTIFACT),
-            (
-                plots.cost_figure(np.asarray(steps), np.asarray(costs), title=title),
-                tracking.COST_ARTIFACT,
-            ),
-        ]
-        _log_figures(client, run_id, to_draw)
     tracking.log_text(
         client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
     )
+    render.log_drawn(client, run_id, drawing)
 
 
 def seed_statistics(result: Trained) -> dict[str, float]:
@@ -149,27 +147,25 @@ def seed_statistics(result: Trained) -> dict[str, float]:
 def record_seed_summary(client: Any, run_id: str, cfg: DictConfig, result: Trained) -> None:
     """On the job's run: the seed statistics, every seed's cost curve in one figure, the
     first seed's decision boundary and diagnostics, and the config."""
-    from initlab import plots
-
     scalars = seed_statistics(result) | {"train_seconds": result.seconds}
-    figures, curves = [], []
+    steps = [*result.history.steps.tolist(), result.settings.trainer.iterations]
+    costs = np.column_stack([result.history.costs, result.history.final_cost])
+    title = f"Cost over {len(result.seeds)} seeds: {_title(result)}"
+    specs: dict[str, FigureSpec] = {
+        tracking.BOUNDARY_ARTIFACT: _boundary_figure(result, 0),
+        tracking.COST_ARTIFACT: (
+            "seeds_cost_figure",
+            {"steps": np.asarray(steps), "costs": costs, "title": title},
+        ),
+    }
+    curves = []
     if result.settings.diagnostics:
         more_scalars, curves, layers = _diagnostic_metrics(result, replica=0)
         scalars |= more_scalars
-        figures += _diagnostic_figures(result, 0, layers)
-    steps = [*result.history.steps.tolist(), result.settings.trainer.iterations]
-    costs = np.column_stack([result.history.costs, result.history.final_cost])
+        specs |= _diagnostic_figures(result, 0, layers)
+    drawing = render.submit(specs)
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
-    seeds_figure = plots.seeds_cost_figure(
-        np.asarray(steps),
-        costs,
-        title=f"Cost over {len(result.seeds)} seeds: {_title(result)}",
-    )
-    figures += [
-        (seeds_figure, tracking.COST_ARTIFACT),
-        (_boundary_figure(result, 0), tracking.BOUNDARY_ARTIFACT),
-    ]
-    _log_figures(client, run_id, figures)
     tracking.log_text(
         client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
     )
+    render.log_drawn(client, run_id, drawing)

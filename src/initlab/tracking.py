@@ -267,12 +267,6 @@ def log_metrics(
         client.log_batch(run_id, metrics=metrics[start : start + _MAX_METRICS_PER_BATCH])
 
 
-def log_figure(
-    client: MlflowClient, run_id: str, figure: Any, artifact_file: str, **save_kwargs: Any
-) -> None:
-    client.log_figure(run_id, figure, artifact_file, save_kwargs=save_kwargs or None)
-
-
 def log_text(client: MlflowClient, run_id: str, text: str, artifact_file: str) -> None:
     client.log_text(run_id, text, artifact_file)
 

@@ -1,0 +1,99 @@
+"""Figures drawn in worker processes while the run's metrics are being logged.
+
+A figure is described by a picklable spec, ``(name of a plots function, its arguments)``,
+and drawn to PNG bytes by a small process pool (forked, so workers start with what the
+parent has loaded). Drawing a run's four figures takes longer than logging its metrics, and
+both cores are there: the figures cost a run little more than the wait for the last one.
+Where fork is unavailable, or with one core, figures are drawn in-process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import io
+import multiprocessing
+import os
+import tempfile
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+FigureSpec = tuple[str, dict[str, Any]]
+
+_pool: Executor | None = None
+
+
+def draw(spec: FigureSpec) -> bytes:
+    """Render one figure to PNG bytes (runs in a worker)."""
+    from initlab import plots
+    from initlab.network import predict
+
+    name, kwargs = spec
+    kwargs = dict(kwargs)
+    if name == "decision_boundary_figure":  # the predictor travels as params + activation
+        params, act = kwargs.pop("params"), kwargs.pop("act")
+        kwargs["predict"] = lambda X: predict(params, X, act)[0, 0]
+    figure = getattr(plots, name)(**kwargs)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, **plots.SAVE_KWARGS)
+    return buffer.getvalue()
+
+
+class _Inline(Executor):
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:
+            future.set_exception(exc)
+        return future
+
+
+def _executor() -> Executor:
+    global _pool
+    if _pool is None:
+        workers = min(2, os.cpu_count() or 1)
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            context = multiprocessing.get_context("fork")
+            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            atexit.register(shutdown)
+        else:
+            _pool = _Inline()
+    return _pool
+
+
+def shutdown() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
+def _import_plotting() -> None:
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
+
+
+def warm_up() -> None:
+    """Start the workers and their matplotlib import now, to overlap with training."""
+    executor = _executor()
+    for _ in range(min(2, os.cpu_count() or 1)):
+        executor.submit(_import_plotting)
+
+
+def submit(figures: dict[str, FigureSpec]) -> dict[str, Future]:
+    """Start drawing every figure; artifact path -> future PNG bytes."""
+    executor = _executor()
+    return {artifact: executor.submit(draw, spec) for artifact, spec in figures.items()}
+
+
+def log_drawn(client: Any, run_id: str, drawn: dict[str, Future]) -> None:
+    """Wait for the figures and log them as the run's artifacts, in one upload."""
+    if not drawn:
+        return
+    with tempfile.TemporaryDirectory(prefix="initlab-figures-") as tmp:
+        for artifact, future in drawn.items():
+            path = Path(tmp, artifact)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(future.result())
+        client.log_artifacts(run_id, tmp)

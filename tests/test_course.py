@@ -174,3 +174,19 @@ def test_circles_are_sklearns_bit_for_bit(n, noise, factor, seed):
     theirs = sklearn_circles(n_samples=n, noise=noise, factor=factor, random_state=course_rng(seed))
     np.testing.assert_array_equal(ours[0], theirs[0])
     np.testing.assert_array_equal(ours[1], theirs[1])
+
+
+@pytest.mark.parametrize("name", ["zeros", "random", "he"])
+def test_the_defaults_reproduce_the_lecture(compose_cfg, name):
+    """What `python src/train.py init=<name>` trains, with the default (fastest) engine."""
+    from initlab.config import to_settings
+    from initlab.experiment import train_and_evaluate
+
+    result = train_and_evaluate(to_settings(compose_cfg(f"init={name}", "diagnostics=false")))
+    costs = result.history.costs[0][::10]  # every 1000th iteration (log_every is 100)
+    published = np.array(PUBLISHED_COSTS[name])
+    finite = np.isfinite(published)
+    rtol = 2e-2 if name == "random" else 1e-9  # the ×10 run is chaotic: see the module doc
+    np.testing.assert_allclose(costs[finite], published[finite], rtol=rtol, atol=0)
+    accuracies = (float(result.train_accuracy[0]), float(result.test_accuracy[0]))
+    assert accuracies == pytest.approx(PUBLISHED_ACCURACY[name], abs=1e-12)

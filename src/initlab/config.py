@@ -360,6 +360,17 @@ class ModelConfig:
 # --- trainer -----------------------------------------------------------------------------
 
 
+class Engine(Enum):
+    auto = "auto"  # numba when installed and the activation is supported, else numpy
+    numba = "numba"  # compiled: each replica's whole loop in one call, replicas on all cores
+    numpy = "numpy"  # the reference: the course's operations in the course's order
+
+
+class Precision(Enum):
+    float64 = "float64"
+    float32 = "float32"  # numba only: ~1.5x faster; course-run costs within ~1e-4 of float64
+
+
 @dataclass
 class TrainerConfig:
     """Full-batch gradient descent."""
@@ -368,8 +379,16 @@ class TrainerConfig:
     lr: float = 0.01
     iterations: int = 15000
     log_every: int = 100
+    engine: Engine = Engine.auto
+    dtype: Precision = Precision.float64
 
     def __post_init__(self) -> None:
+        _require(
+            not (self.engine == Engine.numpy and self.dtype == Precision.float32),
+            "trainer.dtype",
+            "float64 with trainer.engine=numpy (float32 needs the numba engine)",
+            self.dtype.value,
+        )
         _require(math.isfinite(self.lr) and self.lr > 0, "trainer.lr", "> 0", self.lr)
         _require(self.iterations >= 1, "trainer.iterations", ">= 1", self.iterations)
         _require(self.log_every >= 1, "trainer.log_every", ">= 1", self.log_every)

@@ -129,7 +129,7 @@ def train_batch(batch: list[Config], label: str = "") -> list[Trained]:
     params, history = fit(
         initial, data.X_train, data.Y_train, act,
         lr=trainer.lr, iterations=trainer.iterations, log_every=trainer.log_every,
-        on_log=progress, monitor=monitor,
+        on_log=progress, monitor=monitor, engine=trainer.engine.value, dtype=trainer.dtype.value,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     train_accuracy = accuracy(params, data.X_train, data.Y_train, act)

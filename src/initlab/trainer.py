@@ -121,6 +121,19 @@ class Workspace:
         return Forward([lift(z) for z in self.Z], [self.A[0], *(lift(a) for a in self.A[1:])])
 
 
+def resolve_engine(engine: str, act: Activation) -> str:
+    """``auto`` -> ``numba`` when it is installed and knows the activation, else ``numpy``."""
+    if engine == "numpy":
+        return "numpy"
+    from initlab import fastpath
+
+    usable = fastpath.available() and act.name in fastpath.SUPPORTED_ACTIVATIONS
+    if engine == "numba" and not usable:
+        why = "numba is not installed" if not fastpath.available() else f"it has no {act.name}"
+        raise RuntimeError(f"trainer.engine=numba cannot run: {why}; use trainer.engine=numpy")
+    return "numba" if usable else "numpy"
+
+
 def fit(
     params: Params,
     X: np.ndarray,
@@ -132,11 +145,17 @@ def fit(
     log_every: int,
     on_log: ProgressHook | None = None,
     monitor: MonitorHook | None = None,
+    engine: str = "numpy",
+    dtype: str = "float64",
 ) -> tuple[Params, History]:
     """Train a copy of ``params``; the cost is recorded at iterations 0, log_every, 2·log_every, ...
 
     As in the course, the cost logged at iteration i is that of the parameters before step i.
+    ``engine`` is ``numpy`` (this module's loop, the reference), ``numba`` (the compiled fast
+    path) or ``auto``.
     """
+    if resolve_engine(engine, act) == "numba":
+        return _fit_compiled(params, X, Y, act, lr, iterations, log_every, on_log, monitor, dtype)
     ws = Workspace(params, X, Y, act)
     steps, costs = [], []
     for i in range(iterations):
@@ -154,3 +173,50 @@ def fit(
     ws.forward()
     history = History(np.asarray(steps), np.stack(costs, axis=1), ws.cost())
     return ws.params.copy(), history
+
+
+# Without a monitor the compiled path still returns to Python this often, for progress lines.
+PROGRESS_CHUNK = 2000
+
+
+def _fit_compiled(
+    params: Params,
+    X: np.ndarray,
+    Y: np.ndarray,
+    act: Activation,
+    lr: float,
+    iterations: int,
+    log_every: int,
+    on_log: ProgressHook | None,
+    monitor: MonitorHook | None,
+    dtype: str,
+) -> tuple[Params, History]:
+    """The numba fast path, in chunks of whole logging intervals.
+
+    Gradient descent has no state besides the parameters, so consecutive chunks compute
+    exactly what one call would. Between chunks the diagnostics monitor (if any) looks at the
+    parameters with the NumPy forward and backward passes.
+    """
+    from initlab import fastpath
+    from initlab.network import backward, forward
+
+    chunk = log_every if monitor is not None else log_every * max(1, PROGRESS_CHUNK // log_every)
+    options = {"slope": getattr(act, "slope", 0.01), "alpha": getattr(act, "alpha", 1.0)}
+    steps, costs = [], []
+    done, final = 0, None
+    while done < iterations:
+        if monitor is not None:  # (float32 parameters come back held in float64 arrays)
+            fwd = forward(params, X, act)
+            monitor(done, params, fwd, backward(params, fwd, Y, act))
+        n = min(chunk, iterations - done)
+        params, part = fastpath.fit_fast(
+            params, X, Y, act.name, lr=lr, iterations=n, log_every=log_every,
+            dtype=np.dtype(dtype).type, **options,
+        )  # fmt: skip
+        steps.append(part.steps + done)
+        costs.append(part.costs)
+        if on_log is not None:
+            on_log(done, part.costs[:, 0])
+        done += n
+        final = part.final_cost
+    return params, History(np.concatenate(steps), np.concatenate(costs, axis=1), final)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -182,8 +183,10 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     ) as run_id:  # fmt: skip
         tracking.log_params(client, run_id, params)
         render.warm_up()  # the figure workers start while the job trains
+        start = _in_background(recording.record_start, client, run_id, cfg, settings.seeds)
         # A batching launcher may have trained this job already, stacked with its siblings.
         result = batching.claim(cfg) or train_and_evaluate(settings, job.name)
+        start.result()
         if settings.seeds == 1:
             recording.record_run(client, run_id, cfg, result, replica=0)
         else:
@@ -195,8 +198,17 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
                     tags=seed_tags, parent_run_id=run_id,
                 ) as seed_run:  # fmt: skip
                     tracking.log_params(client, seed_run, params | {"seed": str(seed)})
+                    recording.record_start(client, seed_run, cfg, seeds=1)
                     recording.record_run(client, seed_run, cfg, result, replica=k, figures=False)
     return _outcome(job, result, run_id)
+
+
+def _in_background(function, *args) -> Future:
+    """Run ``function(*args)`` in a thread; ``.result()`` waits and re-raises its error."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    future = executor.submit(function, *args)
+    executor.shutdown(wait=False)
+    return future
 
 
 def _outcome(job: JobInfo, result: Trained, run_id: str | None) -> Outcome:

@@ -83,10 +83,22 @@ def _boundary_figure(result: Trained, replica: int) -> FigureSpec:
     )  # fmt: skip
 
 
+def record_start(client: Any, run_id: str, cfg: DictConfig, seeds: int) -> None:
+    """What a run can record before training: its resolved config and its number of seeds.
+
+    Run in a thread while the job trains (the compiled trainer releases the GIL), it also
+    takes MLflow's first, slow, metric write off the job's critical path.
+    """
+    tracking.log_text(
+        client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
+    )
+    tracking.log_metrics(client, run_id, {"seeds": float(seeds)})
+
+
 def record_run(
     client: Any, run_id: str, cfg: DictConfig, result: Trained, replica: int, figures: bool = True
 ) -> None:
-    """One replica's metrics (cost curve, accuracies, diagnostics), figures and config.
+    """One replica's metrics (cost curve, accuracies, diagnostics) and figures.
 
     The figures are drawn by worker processes while the metrics are logged.
     """
@@ -114,9 +126,6 @@ def record_run(
             specs |= _diagnostic_figures(result, replica, layers)
     drawing = render.submit(specs)
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
-    tracking.log_text(
-        client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
-    )
     render.log_drawn(client, run_id, drawing)
 
 
@@ -146,8 +155,9 @@ def seed_statistics(result: Trained) -> dict[str, float]:
 
 def record_seed_summary(client: Any, run_id: str, cfg: DictConfig, result: Trained) -> None:
     """On the job's run: the seed statistics, every seed's cost curve in one figure, the
-    first seed's decision boundary and diagnostics, and the config."""
+    first seed's decision boundary and diagnostics."""
     scalars = seed_statistics(result) | {"train_seconds": result.seconds}
+    scalars.pop("seeds")  # recorded at the start (record_start)
     steps = [*result.history.steps.tolist(), result.settings.trainer.iterations]
     costs = np.column_stack([result.history.costs, result.history.final_cost])
     title = f"Cost over {len(result.seeds)} seeds: {_title(result)}"
@@ -165,7 +175,4 @@ def record_seed_summary(client: Any, run_id: str, cfg: DictConfig, result: Train
         specs |= _diagnostic_figures(result, 0, layers)
     drawing = render.submit(specs)
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
-    tracking.log_text(
-        client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
-    )
     render.log_drawn(client, run_id, drawing)

@@ -10,7 +10,7 @@ UI_URI ?= sqlite:///$(STORE)/mlflow.db
 PORT   ?= 5000
 GRID   ?= init=zeros,random,he,xavier
 
-.PHONY: help install run sweep report test test-full lint format ui clean
+.PHONY: help install run sweep report test test-full bench lint format ui clean
 
 help: ## Show this help
 	@echo "initlab: a tracked laboratory for neural-network weight initialization"
@@ -48,6 +48,9 @@ test-full: install ## Run every test, slow ones included (the browser test wants
 			>/dev/null 2>&1 || echo "test-full: no chromium, the browser test will be skipped"; \
 	fi
 	$(BIN)/python -m pytest -m "slow or not slow"
+
+bench: install ## Run the benchmarks (python bench/run.py)
+	$(BIN)/python bench/run.py
 
 lint: install ## Check style with ruff
 	$(BIN)/ruff check src tests

@@ -181,11 +181,14 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         client, uri, experiment_id, name=job.name, tags=tags,
         parent_run_id=os.environ.get(PARENT_RUN_ENV) or None,
     ) as run_id:  # fmt: skip
+        clock = time.perf_counter()
         tracking.log_params(client, run_id, params)
         render.warm_up()  # the figure workers start while the job trains
         start = _in_background(recording.record_start, client, run_id, cfg, settings.seeds)
+        logging_seconds = time.perf_counter() - clock
         # A batching launcher may have trained this job already, stacked with its siblings.
         result = batching.claim(cfg) or train_and_evaluate(settings, job.name)
+        clock = time.perf_counter()
         start.result()
         if settings.seeds == 1:
             recording.record_run(client, run_id, cfg, result, replica=0)
@@ -200,6 +203,9 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
                     tracking.log_params(client, seed_run, params | {"seed": str(seed)})
                     recording.record_start(client, seed_run, cfg, seeds=1)
                     recording.record_run(client, seed_run, cfg, result, replica=k, figures=False)
+        # The time this job waited for MLflow and its figures (the last write excepted).
+        logging_seconds += time.perf_counter() - clock
+        tracking.log_metrics(client, run_id, {"logging_seconds": logging_seconds})
     return _outcome(job, result, run_id)
 
 

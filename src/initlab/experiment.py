@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -101,7 +102,13 @@ def starting_point(
     return Params.stack([p for p, _ in starts]), [r for _, r in starts], seeds
 
 
-def train_batch(batch: list[Config], label: str = "") -> list[Trained]:
+# Called once the starting point exists, before training: (initial params, data, activation).
+StartHook = Callable[[Params, Dataset, Activation], None]
+
+
+def train_batch(
+    batch: list[Config], label: str = "", on_start: StartHook | None = None
+) -> list[Trained]:
     """Train several jobs that differ only in their init and seeds as one stacked computation.
 
     Every job contributes one replica per seed; each replica trains exactly as it would
@@ -112,6 +119,8 @@ def train_batch(batch: list[Config], label: str = "") -> list[Trained]:
     act = make_activation(settings.activation)
     starts = [starting_point(s, data, act) for s in batch]
     initial = Params.stack([params for params, _, _ in starts])
+    if on_start is not None:
+        on_start(initial, data, act)
     trainer = settings.trainer
     monitor = TrainingMonitor() if settings.diagnostics else None
     started = time.perf_counter()
@@ -151,9 +160,11 @@ def train_batch(batch: list[Config], label: str = "") -> list[Trained]:
     return results
 
 
-def train_and_evaluate(settings: Config, label: str = "") -> Trained:
+def train_and_evaluate(
+    settings: Config, label: str = "", on_start: StartHook | None = None
+) -> Trained:
     """Train the job's network(s) as the config says; no tracking."""
-    return train_batch([settings], label)[0]
+    return train_batch([settings], label, on_start)[0]
 
 
 def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
@@ -186,12 +197,18 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         render.warm_up()  # the figure workers start while the job trains
         start = _in_background(recording.record_start, client, run_id, cfg, settings.seeds)
         logging_seconds = time.perf_counter() - clock
+        early: dict[str, Future] = {}
+
+        def draw_initial_state(initial: Params, data: Dataset, act: Activation) -> None:
+            if settings.diagnostics and settings.seeds == 1:  # drawn while the job trains
+                early.update(render.submit(recording.initial_figures(settings, initial, data, act)))
+
         # A batching launcher may have trained this job already, stacked with its siblings.
-        result = batching.claim(cfg) or train_and_evaluate(settings, job.name)
+        result = batching.claim(cfg) or train_and_evaluate(settings, job.name, draw_initial_state)
         clock = time.perf_counter()
         start.result()
         if settings.seeds == 1:
-            recording.record_run(client, run_id, cfg, result, replica=0)
+            recording.record_run(client, run_id, cfg, result, replica=0, drawing=early)
         else:
             recording.record_seed_summary(client, run_id, cfg, result)
             for k, seed in enumerate(result.seeds):

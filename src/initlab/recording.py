@@ -16,7 +16,13 @@ from initlab.diagnostics import initial_diagnostics
 from initlab.render import FigureSpec
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from initlab.activations import Activation
+    from initlab.config import Config
+    from initlab.datasets import Dataset
     from initlab.experiment import Trained
+    from initlab.network import Params
 
 # A seed "failed" if its cost is not finite or its training accuracy is within this margin
 # of what predicting the majority class everywhere gets (chance).
@@ -32,7 +38,11 @@ def _cost_curve(result: Trained, replica: int) -> tuple[list[int], list[float]]:
 
 
 def _title(result: Trained) -> str:
-    return f"init={result.settings.init.name}, activation={result.settings.activation.name}"
+    return _title_of(result.settings)
+
+
+def _title_of(settings: Config) -> str:
+    return f"init={settings.init.name}, activation={settings.activation.name}"
 
 
 def _diagnostic_metrics(result: Trained, replica: int) -> tuple[dict[str, float], list, list]:
@@ -54,18 +64,21 @@ def _diagnostic_metrics(result: Trained, replica: int) -> tuple[dict[str, float]
     return scalars, curves, layers
 
 
-def _diagnostic_figures(result: Trained, replica: int, layers: list) -> dict[str, FigureSpec]:
-    title = _title(result)
+def initial_figures(
+    settings: Config, initial: Params, data: Dataset, act: Activation, replica: int = 0
+) -> dict[str, FigureSpec]:
+    """The figures of the state at initialization: they can be drawn while the job trains."""
+    layers, _ = initial_diagnostics(
+        initial, settings.init, data.X_train, data.Y_train, act, replica
+    )
+    title = _title_of(settings)
     return {
         tracking.SIGNAL_ARTIFACT: (
             "signal_figure", {"layers": layers, "title": f"Signal at init: {title}"}
         ),
         tracking.HISTOGRAMS_ARTIFACT: (
             "activation_histograms_figure",
-            {
-                "params": result.initial.replica(replica), "X": result.data.X_train,
-                "act": result.act, "title": title,
-            },
+            {"params": initial.replica(replica), "X": data.X_train, "act": act, "title": title},
         ),
     }  # fmt: skip
 
@@ -96,11 +109,18 @@ def record_start(client: Any, run_id: str, cfg: DictConfig, seeds: int) -> None:
 
 
 def record_run(
-    client: Any, run_id: str, cfg: DictConfig, result: Trained, replica: int, figures: bool = True
+    client: Any,
+    run_id: str,
+    cfg: DictConfig,
+    result: Trained,
+    replica: int,
+    figures: bool = True,
+    drawing: dict[str, Future] | None = None,
 ) -> None:
     """One replica's metrics (cost curve, accuracies, diagnostics) and figures.
 
-    The figures are drawn by worker processes while the metrics are logged.
+    The figures are drawn by worker processes while the metrics are logged; ``drawing`` holds
+    those already submitted (the initial-state figures, drawn while the job trained).
     """
     steps, costs = _cost_curve(result, replica)
     scalars = {
@@ -110,6 +130,7 @@ def record_run(
         "train_seconds": result.seconds / len(result.seeds),
     }
     curves = [tracking.Curve("cost", steps, costs)]
+    drawing = dict(drawing or {})
     specs: dict[str, FigureSpec] = {}
     if figures:
         cost_args = {"steps": np.asarray(steps), "costs": np.asarray(costs)}
@@ -119,12 +140,14 @@ def record_run(
             cost_args | {"title": f"Cost: {_title(result)}"},
         )
     if result.settings.diagnostics:
-        more_scalars, more_curves, layers = _diagnostic_metrics(result, replica)
+        more_scalars, more_curves, _ = _diagnostic_metrics(result, replica)
         scalars |= more_scalars
         curves += more_curves
-        if figures:
-            specs |= _diagnostic_figures(result, replica, layers)
-    drawing = render.submit(specs)
+        if figures and not drawing:
+            specs |= initial_figures(
+                result.settings, result.initial, result.data, result.act, replica
+            )
+    drawing |= render.submit(specs)
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
     render.log_drawn(client, run_id, drawing)
 
@@ -170,9 +193,9 @@ def record_seed_summary(client: Any, run_id: str, cfg: DictConfig, result: Train
     }
     curves = []
     if result.settings.diagnostics:
-        more_scalars, curves, layers = _diagnostic_metrics(result, replica=0)
+        more_scalars, curves, _ = _diagnostic_metrics(result, replica=0)
         scalars |= more_scalars
-        specs |= _diagnostic_figures(result, 0, layers)
+        specs |= initial_figures(result.settings, result.initial, result.data, result.act)
     drawing = render.submit(specs)
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
     render.log_drawn(client, run_id, drawing)

@@ -29,6 +29,10 @@ def _require(ok: bool, key: str, rule: str, value: Any) -> None:
         raise ConfigError(f"{key} must be {rule} (got {value!r})")
 
 
+def _require_positive(key: str, value: float) -> None:
+    _require(math.isfinite(value) and value > 0, key, "> 0", value)
+
+
 # --- init --------------------------------------------------------------------------------
 
 
@@ -107,7 +111,7 @@ class RandomInit(InitConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(math.isfinite(self.scale) and self.scale > 0, "init.scale", "> 0", self.scale)
+        _require_positive("init.scale", self.scale)
 
 
 @dataclass
@@ -119,7 +123,7 @@ class NormalInit(InitConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(math.isfinite(self.std) and self.std > 0, "init.std", "> 0", self.std)
+        _require_positive("init.std", self.std)
 
 
 @dataclass
@@ -131,7 +135,7 @@ class UniformInit(InitConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(math.isfinite(self.bound) and self.bound > 0, "init.bound", "> 0", self.bound)
+        _require_positive("init.bound", self.bound)
 
 
 @dataclass
@@ -146,7 +150,7 @@ class TruncatedNormalInit(InitConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _require(math.isfinite(self.std) and self.std > 0, "init.std", "> 0", self.std)
+        _require_positive("init.std", self.std)
 
 
 @dataclass
@@ -224,7 +228,7 @@ class SparseInit(InitConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         _require(0 <= self.sparsity < 1, "init.sparsity", "in [0, 1)", self.sparsity)
-        _require(math.isfinite(self.std) and self.std > 0, "init.std", "> 0", self.std)
+        _require_positive("init.std", self.std)
 
 
 @dataclass
@@ -274,9 +278,7 @@ class EluActivation(ActivationConfig):
     alpha: float = 1.0
 
     def __post_init__(self) -> None:
-        _require(
-            math.isfinite(self.alpha) and self.alpha > 0, "activation.alpha", "> 0", self.alpha
-        )
+        _require_positive("activation.alpha", self.alpha)
 
 
 @dataclass
@@ -389,7 +391,7 @@ class TrainerConfig:
             "float64 with trainer.engine=numpy (float32 needs the numba engine)",
             self.dtype.value,
         )
-        _require(math.isfinite(self.lr) and self.lr > 0, "trainer.lr", "> 0", self.lr)
+        _require_positive("trainer.lr", self.lr)
         _require(self.iterations >= 1, "trainer.iterations", ">= 1", self.iterations)
         _require(self.log_every >= 1, "trainer.log_every", ">= 1", self.log_every)
 

@@ -45,8 +45,8 @@ def _title_of(settings: Config) -> str:
     return f"init={settings.init.name}, activation={settings.activation.name}"
 
 
-def _diagnostic_metrics(result: Trained, replica: int) -> tuple[dict[str, float], list, list]:
-    """Scalars and curves of one replica's per-layer diagnostics, and its layer statistics."""
+def _diagnostic_metrics(result: Trained, replica: int) -> tuple[dict[str, float], list]:
+    """Scalars and curves of one replica's per-layer diagnostics."""
     layers, _ = initial_diagnostics(
         result.initial, result.settings.init, result.data.X_train, result.data.Y_train,
         result.act, replica=replica,
@@ -61,7 +61,7 @@ def _diagnostic_metrics(result: Trained, replica: int) -> tuple[dict[str, float]
     curves = []
     if result.monitor is not None:
         curves = [tracking.Curve(k, s, v) for k, (s, v) in result.monitor.curves(replica).items()]
-    return scalars, curves, layers
+    return scalars, curves
 
 
 def initial_figures(
@@ -140,7 +140,7 @@ def record_run(
             cost_args | {"title": f"Cost: {_title(result)}"},
         )
     if result.settings.diagnostics:
-        more_scalars, more_curves, _ = _diagnostic_metrics(result, replica)
+        more_scalars, more_curves = _diagnostic_metrics(result, replica)
         scalars |= more_scalars
         curves += more_curves
         if figures and not drawing:
@@ -193,7 +193,7 @@ def record_seed_summary(client: Any, run_id: str, cfg: DictConfig, result: Train
     }
     curves = []
     if result.settings.diagnostics:
-        more_scalars, curves, _ = _diagnostic_metrics(result, replica=0)
+        more_scalars, curves = _diagnostic_metrics(result, replica=0)
         scalars |= more_scalars
         specs |= initial_figures(result.settings, result.initial, result.data, result.act)
     drawing = render.submit(specs)

@@ -43,6 +43,20 @@ def batch_key(cfg: DictConfig) -> str:
     return OmegaConf.to_yaml(OmegaConf.create(tree), sort_keys=True)
 
 
+# Job configs composed (and validated) by the sweep callback, kept so that the launcher
+# does not compose them again: override list -> composed config.
+_composed: dict[tuple[str, ...], DictConfig] = {}
+
+
+def remember_composed(overrides: Sequence[str], cfg: DictConfig) -> None:
+    _composed[tuple(overrides)] = cfg
+
+
+def composed(overrides: Sequence[str]) -> DictConfig | None:
+    """The config the sweep callback composed for these overrides, if any (handed out once)."""
+    return _composed.pop(tuple(overrides), None)
+
+
 def offer(cfg: DictConfig, result: Trained) -> None:
     _ready.setdefault(fingerprint(cfg), []).append(result)
 
@@ -57,6 +71,7 @@ def claim(cfg: DictConfig) -> Trained | None:
 
 def clear() -> None:
     _ready.clear()
+    _composed.clear()
 
 
 def plan_groups(configs: Sequence[DictConfig]) -> list[list[int]]:

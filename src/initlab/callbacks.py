@@ -22,7 +22,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from initlab import tracking
+from initlab import batching, tracking
 from initlab.config import ConfigError, job_config, to_settings
 from initlab.experiment import PARENT_RUN_ENV, Outcome
 
@@ -36,15 +36,23 @@ def expand_sweep(task_overrides: list[str]) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
-def preflight(config_name: str | None, jobs: list[list[str]]) -> None:
-    """Compose and validate every job's config; raise on the first that is bad."""
-    from hydra import compose
+def preflight(config: DictConfig, jobs: list[list[str]], remember: bool) -> None:
+    """Compose and validate every job's config; raise on the first that is bad.
 
+    Jobs are composed exactly as a launcher composes them; with ``remember`` the configs are
+    kept for the batching launcher, so that each job is composed once.
+    """
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
     for overrides in jobs:
+        sweep_config = loader.load_sweep_config(config, list(overrides))
         try:
-            to_settings(compose(config_name=config_name, overrides=overrides))
+            to_settings(job_config(sweep_config))
         except ConfigError as exc:
             raise ConfigError(f"job [{' '.join(overrides)}]: {exc}") from exc
+        if remember:
+            batching.remember_composed(overrides, sweep_config)
 
 
 def _fail(message: str) -> None:
@@ -88,14 +96,14 @@ class MlflowSweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         task_overrides = list(config.hydra.overrides.task)
-        config_name = kwargs.get("config_name")
+        basic_sweeper = config.hydra.sweeper._target_.endswith("BasicSweeper")
         try:
-            if config.hydra.sweeper._target_.endswith("BasicSweeper"):
+            if basic_sweeper:
                 jobs = expand_sweep(task_overrides)
                 self.expected_jobs = len(jobs)
             else:  # another sweeper decides its jobs later: check what we can now
                 jobs = [[o for o in task_overrides if "," not in o]]
-            preflight(config_name, jobs)
+            preflight(config, jobs, remember=basic_sweeper)
         except ConfigError as exc:
             _fail(str(exc))
         except Exception as exc:  # Hydra's own composition errors: unknown choice, bad type

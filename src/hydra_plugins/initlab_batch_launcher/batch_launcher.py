@@ -8,12 +8,17 @@ callbacks and one MLflow run per job; the jobs find their results already traine
 that cannot be grouped, or a group whose joint training fails, train job by job.
 """
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
 from hydra.core.config_store import ConfigStore
-from hydra.core.utils import JobReturn
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from omegaconf import open_dict
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,11 +38,46 @@ class BatchLauncher(BasicLauncher):
         from initlab import batching  # numpy and the trainer: only once jobs really run
 
         assert self.hydra_context is not None and self.config is not None
+        assert self.task_function is not None
         loader = self.hydra_context.config_loader
-        configs = [loader.load_sweep_config(self.config, list(o)) for o in job_overrides]
-        batching.clear()
+        # Each job is composed once: the sweep callback may have composed it already.
+        configs = [
+            batching.composed(o) or loader.load_sweep_config(self.config, list(o))
+            for o in job_overrides
+        ]
         batching.pretrain(configs)
         try:
-            return super().launch(job_overrides, initial_job_idx)
+            return self._run_jobs(job_overrides, configs, initial_job_idx)
         finally:
             batching.clear()
+
+    def _run_jobs(
+        self, job_overrides: Sequence[Sequence[str]], configs: list, initial_job_idx: int
+    ) -> list[JobReturn]:
+        """Hydra's BasicLauncher.launch, with the job configs composed beforehand."""
+        assert self.hydra_context is not None and self.config is not None
+        assert self.task_function is not None
+        setup_globals()
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        log.info(f"Launching {len(job_overrides)} jobs locally")
+        runs = []
+        for offset, (overrides, sweep_config) in enumerate(
+            zip(job_overrides, configs, strict=True)
+        ):
+            idx = initial_job_idx + offset
+            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+            with open_dict(sweep_config):
+                sweep_config.hydra.job.id = idx
+                sweep_config.hydra.job.num = idx
+            runs.append(
+                run_job(
+                    hydra_context=self.hydra_context,
+                    task_function=self.task_function,
+                    config=sweep_config,
+                    job_dir_key="hydra.sweep.dir",
+                    job_subdir_key="hydra.sweep.subdir",
+                )
+            )
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return runs

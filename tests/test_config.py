@@ -106,3 +106,11 @@ def test_help_menu_lists_every_group_and_option():
         assert f"{group}:" in menu
         for option in options:
             assert f"  {option} " in menu
+
+
+def test_experiment_presets_override_groups_and_top_level_keys(compose_cfg):
+    s = to_settings(compose_cfg("experiment=tanh_study"))
+    assert (s.activation.name, s.init.name) == ("tanh", "xavier")
+    assert s.tracking.experiment == "tanh_study"
+    s = to_settings(compose_cfg("experiment=tanh_study", "init=lecun"))  # and the CLI wins
+    assert s.init.name == "lecun"

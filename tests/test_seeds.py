@@ -69,9 +69,20 @@ def test_seeds_log_one_nested_run_per_seed(tmp_path, store):
     assert m["final_cost_max"] == pytest.approx(finals.max(), rel=1e-12)
     assert m["test_accuracy_min"] == pytest.approx(test_acc.min(), rel=1e-12)
     assert 0.0 <= m["failed_fraction"] <= 1.0
+    curves = []
     for seed_run in seeds:
-        history = client.get_metric_history(seed_run.info.run_id, "cost")
-        assert sorted(p.step for p in history) == [0, 100, 200]
+        history = sorted(
+            client.get_metric_history(seed_run.info.run_id, "cost"), key=lambda p: p.step
+        )
+        assert [p.step for p in history] == [0, 100, 200]
+        curves.append([p.value for p in history])
+    job_curve = sorted(client.get_metric_history(job.info.run_id, "cost"), key=lambda p: p.step)
+    np.testing.assert_allclose([p.value for p in job_curve], np.mean(curves, axis=0), rtol=1e-12)
+    from initlab.report import main as report
+
+    assert report(["--tracking-uri", store, "--out", str(tmp_path / "reports")]) == 0
+    markdown = (tmp_path / "reports" / "initialization" / "report.md").read_text()
+    assert f"{finals.mean():.6g}" in markdown  # the job's row shows the mean over its seeds
     job_artifacts = {a.path for a in client.list_artifacts(job.info.run_id)}
     assert {tracking.COST_ARTIFACT, tracking.BOUNDARY_ARTIFACT} <= job_artifacts
     assert "3 seeds, mean" in result.stderr + result.stdout

@@ -177,8 +177,8 @@ def seed_statistics(result: Trained) -> dict[str, float]:
 
 
 def record_seed_summary(client: Any, run_id: str, cfg: DictConfig, result: Trained) -> None:
-    """On the job's run: the seed statistics, every seed's cost curve in one figure, the
-    first seed's decision boundary and diagnostics."""
+    """On the job's run: the seed statistics, the mean cost curve (metric ``cost``), every
+    seed's cost curve in one figure, the first seed's decision boundary and diagnostics."""
     scalars = seed_statistics(result) | {"train_seconds": result.seconds}
     scalars.pop("seeds")  # recorded at the start (record_start)
     steps = [*result.history.steps.tolist(), result.settings.trainer.iterations]
@@ -197,5 +197,6 @@ def record_seed_summary(client: Any, run_id: str, cfg: DictConfig, result: Train
         scalars |= more_scalars
         specs |= initial_figures(result.settings, result.initial, result.data, result.act)
     drawing = render.submit(specs)
+    curves = [tracking.Curve("cost", steps, costs.mean(axis=0).tolist()), *curves]
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
     render.log_drawn(client, run_id, drawing)

@@ -272,7 +272,8 @@ def to_row(client: MlflowClient, run: Run) -> RunRow:
         key=lambda m: (m.step, m.timestamp, m.value),
     )
     overrides = tags.get(tracking.OVERRIDES_TAG, "")
-    final_cost = metrics.get("final_cost", metrics.get("cost"))
+    # A job with several seeds records their means (and its cost curve is their mean).
+    final_cost = metrics.get("final_cost", metrics.get("final_cost_mean", metrics.get("cost")))
     return RunRow(
         run_id=run.info.run_id,
         name=run.info.run_name or run.info.run_id,
@@ -281,8 +282,8 @@ def to_row(client: MlflowClient, run: Run) -> RunRow:
         overrides="" if overrides == NO_OVERRIDES else overrides,
         status=run.info.status,
         final_cost=final_cost,
-        train_accuracy=metrics.get("train_accuracy"),
-        test_accuracy=metrics.get("test_accuracy"),
+        train_accuracy=metrics.get("train_accuracy", metrics.get("train_accuracy_mean")),
+        test_accuracy=metrics.get("test_accuracy", metrics.get("test_accuracy_mean")),
         steps=tuple(m.step for m in history),
         costs=tuple(m.value for m in history),
     )

@@ -224,3 +224,20 @@ def test_new_stores_start_from_a_migrated_empty_store(tmp_path, monkeypatch):
         default = client.get_experiment("0")
         assert default.artifact_location == (tmp_path / name / "artifacts").as_uri()
     assert len(list((tmp_path / "cache" / "initlab").glob("empty-mlflow-*.db"))) == 1
+
+
+def test_a_sweep_over_experiments_gets_a_parent_in_each(tmp_path, store):
+    result = run_cli(
+        "-m", "experiment=course,tanh_study", "trainer.iterations=50", uri=store, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(tracking_uri=store)
+    for name, activation in (("initialization", "relu"), ("tanh_study", "tanh")):
+        experiment = client.get_experiment_by_name(name)
+        runs = client.search_runs([experiment.experiment_id])
+        parents = [r for r in runs if r.data.tags[tracking.ROLE_TAG] == "sweep"]
+        jobs = [r for r in runs if r.data.tags[tracking.ROLE_TAG] == "job"]
+        assert len(parents) == 1 and len(jobs) == 1
+        assert jobs[0].data.tags[tracking.PARENT_TAG] == parents[0].info.run_id
+        assert jobs[0].data.tags["activation"] == activation
+        assert parents[0].info.status == "FINISHED"

@@ -14,6 +14,7 @@ SystemExit (not an Exception) after printing its reason.
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import sys
 from typing import Any
@@ -23,8 +24,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from initlab import batching, tracking
-from initlab.config import ConfigError, job_config, to_settings
-from initlab.experiment import PARENT_RUN_ENV, Outcome
+from initlab.config import Config, ConfigError, job_config, to_settings
+from initlab.experiment import PARENT_RUN_ENV, Outcome, parent_key
 
 
 def expand_sweep(task_overrides: list[str]) -> list[list[str]]:
@@ -36,7 +37,7 @@ def expand_sweep(task_overrides: list[str]) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
-def preflight(config: DictConfig, jobs: list[list[str]], remember: bool) -> None:
+def preflight(config: DictConfig, jobs: list[list[str]], remember: bool) -> list[Config]:
     """Compose and validate every job's config; raise on the first that is bad.
 
     Jobs are composed exactly as a launcher composes them; with ``remember`` the configs are
@@ -45,14 +46,16 @@ def preflight(config: DictConfig, jobs: list[list[str]], remember: bool) -> None
     from hydra.core.global_hydra import GlobalHydra
 
     loader = GlobalHydra.instance().config_loader()
+    validated = []
     for overrides in jobs:
         sweep_config = loader.load_sweep_config(config, list(overrides))
         try:
-            to_settings(job_config(sweep_config))
+            validated.append(to_settings(job_config(sweep_config)))
         except ConfigError as exc:
             raise ConfigError(f"job [{' '.join(overrides)}]: {exc}") from exc
         if remember:
             batching.remember_composed(overrides, sweep_config)
+    return validated
 
 
 def _fail(message: str) -> None:
@@ -84,13 +87,13 @@ def format_table(rows: list[Outcome | tuple[str, str]]) -> str:
 
 class MlflowSweepCallback(Callback):
     def __init__(self) -> None:
-        self.client: Any = None
-        self.parent_run_id: str | None = None
+        self.parents: dict[str, str] = {}  # parent_key(uri, experiment) -> the parent run there
+        self.parent_stores: dict[str, str] = {}  # parent run -> its tracking URI
         self.expected_jobs: int | None = None
         self.rows: list[Outcome | tuple[str, str]] = []
         self.failed = 0
         self.uri = ""
-        self.experiment = ""
+        self.experiments: list[str] = []
 
     # --- start: validate everything, then create store, experiment and parent run ---------
 
@@ -103,44 +106,54 @@ class MlflowSweepCallback(Callback):
                 self.expected_jobs = len(jobs)
             else:  # another sweeper decides its jobs later: check what we can now
                 jobs = [[o for o in task_overrides if "," not in o]]
-            preflight(config, jobs, remember=basic_sweeper)
+            validated = preflight(config, jobs, remember=basic_sweeper)
         except ConfigError as exc:
             _fail(str(exc))
         except Exception as exc:  # Hydra's own composition errors: unknown choice, bad type
             cause = f"\n{exc.__cause__}" if exc.__cause__ else ""
             _fail(f"{exc}{cause}")
 
-        settings = to_settings(job_config(config))
-        if not settings.tracking.enabled:
-            return
-        self.uri = tracking.resolve_tracking_uri(settings.tracking.uri)
-        self.experiment = settings.tracking.experiment
-        try:
-            tracking.check_reachable(self.uri)
-            self.client = tracking.client_for(self.uri)
-            experiment_id = tracking.ensure_experiment(self.client, self.experiment, self.uri)
-        except tracking.TrackingError as exc:
-            _fail(str(exc))
-        name = " ".join(task_overrides) or "defaults"
-        self.parent_run_id = tracking.start_run(
-            self.client,
-            self.uri,
-            experiment_id,
-            name=name,
-            tags={tracking.ROLE_TAG: "sweep", tracking.OVERRIDES_TAG: name},
+        # One parent run in every store and experiment the jobs write to (MLflow's UI nests
+        # runs only within an experiment): usually one.
+        places = sorted(
+            {
+                (tracking.resolve_tracking_uri(s.tracking.uri), s.tracking.experiment)
+                for s in validated
+                if s.tracking.enabled
+            }
         )
-        os.environ[PARENT_RUN_ENV] = self.parent_run_id
+        if not places:
+            return
+        name = " ".join(task_overrides) or "defaults"
+        try:
+            for uri, experiment in places:
+                tracking.check_reachable(uri)
+                client = tracking.client_for(uri)
+                experiment_id = tracking.ensure_experiment(client, experiment, uri)
+                run_id = tracking.start_run(
+                    client, uri, experiment_id, name=name,
+                    tags={tracking.ROLE_TAG: "sweep", tracking.OVERRIDES_TAG: name},
+                )  # fmt: skip
+                self.parents[parent_key(uri, experiment)] = run_id
+                self.parent_stores[run_id] = uri
+                self.uri = uri
+                self.experiments.append(experiment)
+        except tracking.TrackingError as exc:
+            self._close_parents("KILLED")
+            _fail(str(exc))
+        os.environ[PARENT_RUN_ENV] = json.dumps(self.parents)
         atexit.register(self._finish)  # runs even when the sweep raises on a failed job
+        where = ", ".join(f"'{e}'" for e in self.experiments)
         print(
-            f"initlab: sweep of {self.expected_jobs or '?'} job(s) -> MLflow experiment "
-            f"'{self.experiment}' at {self.uri} (parent run {self.parent_run_id})",
+            f"initlab: sweep of {self.expected_jobs or '?'} job(s) -> MLflow experiment {where} "
+            f"at {self.uri} (parent run {', '.join(self.parents.values())})",
             flush=True,
         )
 
     # --- per job: collect the summary row ------------------------------------------------
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        if self.parent_run_id is None and self.expected_jobs is None:
+        if not self.parents and self.expected_jobs is None:
             return  # a single run (no multirun)
         name = " ".join(job_return.overrides or []) or "defaults"
         if job_return.status == JobStatus.COMPLETED and isinstance(
@@ -157,25 +170,31 @@ class MlflowSweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         self._finish()
 
-    # --- end: close the parent once, print the table -----------------------------------
+    # --- end: close the parents once, print the table ----------------------------------
+
+    def _close_parents(self, status: str) -> list[str]:
+        closed = list(self.parents.values())
+        for run_id in closed:
+            tracking.end_run(tracking.client_for(self.parent_stores[run_id]), run_id, status)
+        self.parents = {}
+        os.environ.pop(PARENT_RUN_ENV, None)
+        return closed
 
     def _finish(self) -> None:
-        if self.parent_run_id is None:
+        if not self.parents:
             return
-        run_id, self.parent_run_id = self.parent_run_id, None
-        os.environ.pop(PARENT_RUN_ENV, None)
         missing = (self.expected_jobs or len(self.rows)) - len(self.rows)
         # Jobs that never reported back were interrupted (Ctrl-C, a crash): KILLED.
         status = "FAILED" if self.failed else "KILLED" if missing else "FINISHED"
-        tracking.end_run(self.client, run_id, status)
+        closed = self._close_parents(status)
         print("\n" + format_table(self.rows), flush=True)
         done = len(self.rows) - self.failed
+        experiments = ", ".join(f"'{e}'" for e in self.experiments)
         print(
             f"\n{done} job(s) finished, {self.failed} failed"
             + (f", {missing} not run" if missing else "")
-            + f". Parent run {run_id}: {status}.\n"
-            f"MLflow store: {self.uri} (experiment '{self.experiment}'); "
-            "browse it with `make ui`.\n"
-            f"Report: python src/report.py --experiment {self.experiment}",
+            + f". Parent run {', '.join(closed)}: {status}.\n"
+            f"MLflow store: {self.uri} (experiment {experiments}); browse it with `make ui`.\n"
+            + "\n".join(f"Report: python src/report.py --experiment {e}" for e in self.experiments),
             flush=True,
         )

@@ -10,6 +10,7 @@ of one computation; each replica's numbers are those it would have alone.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -32,7 +33,7 @@ from initlab.trainer import History, fit
 
 log = logging.getLogger(__name__)
 
-# Set by the sweep callback for the jobs of a multirun: the parent run they belong under.
+# Set by the sweep callback for the jobs of a multirun: JSON {"<uri> <experiment>": parent run}.
 PARENT_RUN_ENV = "INITLAB_PARENT_RUN_ID"
 
 # Print a progress line at most this often during long trainings.
@@ -190,7 +191,7 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     params = flatten(cfg)
     with tracking.tracked_run(
         client, uri, experiment_id, name=job.name, tags=tags,
-        parent_run_id=os.environ.get(PARENT_RUN_ENV) or None,
+        parent_run_id=sweep_parent(uri, settings.tracking.experiment),
     ) as run_id:  # fmt: skip
         clock = time.perf_counter()
         tracking.log_params(client, run_id, params)
@@ -224,6 +225,17 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         logging_seconds += time.perf_counter() - clock
         tracking.log_metrics(client, run_id, {"logging_seconds": logging_seconds})
     return _outcome(job, result, run_id)
+
+
+def parent_key(uri: str, experiment: str) -> str:
+    """How the sweep callback names the parent run of one store and experiment."""
+    return f"{uri} {experiment}"
+
+
+def sweep_parent(uri: str, experiment: str) -> str | None:
+    """The parent run the sweep callback opened for this store and experiment, if any."""
+    parents = json.loads(os.environ.get(PARENT_RUN_ENV) or "{}")
+    return parents.get(parent_key(uri, experiment))
 
 
 def _in_background(function, *args) -> Future:

@@ -29,18 +29,21 @@ _ready: dict[str, list[Trained]] = {}
 REPLICA_KEYS = ("init", "seed", "seeds", "tracking")
 
 
+def _resolved_yaml(cfg: DictConfig, without: Sequence[str] = ()) -> str:
+    tree = OmegaConf.to_container(job_config(cfg), resolve=True, enum_to_str=True)
+    for key in without:
+        tree.pop(key, None)
+    return OmegaConf.to_yaml(OmegaConf.create(tree), sort_keys=True)
+
+
 def fingerprint(cfg: DictConfig) -> str:
     """The job's config (Hydra's own node aside) as resolved YAML: equal configs, equal jobs."""
-    tree = OmegaConf.to_container(job_config(cfg), resolve=True, enum_to_str=True)
-    return OmegaConf.to_yaml(OmegaConf.create(tree), sort_keys=True)
+    return _resolved_yaml(cfg)
 
 
 def batch_key(cfg: DictConfig) -> str:
     """Jobs with the same key differ only in what replicas absorb (REPLICA_KEYS)."""
-    tree = OmegaConf.to_container(job_config(cfg), resolve=True, enum_to_str=True)
-    for key in REPLICA_KEYS:
-        tree.pop(key, None)
-    return OmegaConf.to_yaml(OmegaConf.create(tree), sort_keys=True)
+    return _resolved_yaml(cfg, without=REPLICA_KEYS)
 
 
 # Job configs composed (and validated) by the sweep callback, kept so that the launcher

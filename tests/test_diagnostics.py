@@ -122,7 +122,9 @@ def test_he_keeps_every_unit_distinct_and_reports_gradients():
     assert curves["train/layer2/grad_norm"][0] == [0, 100, 200]
     assert all(v > 0 for v in curves["train/layer2/grad_norm"][1])
     assert set(curves) == {
-        f"train/layer{n}/{k}" for n in (1, 2, 3) for k in ("grad_norm", "a_std", "distinct_units")
+        f"train/layer{n}/{k}"
+        for n in (1, 2, 3)
+        for k in ("grad_norm", "a_mean", "a_std", "distinct_units")
     }
 
 
@@ -138,3 +140,48 @@ def test_activations_are_safe_for_large_inputs(name):
     )
     assert np.all(np.isfinite(g))
     assert np.all(np.isfinite(a))
+
+
+@pytest.mark.parametrize(
+    "act_name,init_name,key",
+    [("relu", "he", "dead_fraction"), ("tanh", "random", "saturated_fraction")],
+)
+def test_training_monitor_tracks_mean_and_unit_health(act_name, init_name, key):
+    """At step 0 the monitor sees the initial network: its activation mean/std and its
+    dead or saturated fractions are the initial diagnostics' (computed another way)."""
+    data = load_dataset(CirclesDataset())
+    act = make_activation(GROUP_OPTIONS["activation"][act_name])
+    init = GROUP_OPTIONS["init"][init_name]
+    params = init_layers(init, [2, 30, 30, 1], course_rng(3), act)
+    monitor = TrainingMonitor(act_name)
+    fit(
+        params, data.X_train, data.Y_train, act, lr=0.01, iterations=200, log_every=100,
+        monitor=monitor,
+    )  # fmt: skip
+    layers, _ = initial_diagnostics(params, init, data.X_train, data.Y_train, act)
+    curves = monitor.curves()
+    for number, stats in enumerate(layers, start=1):
+        assert curves[f"train/layer{number}/a_mean"][1][0] == pytest.approx(stats["a_mean"])
+        assert curves[f"train/layer{number}/a_std"][1][0] == pytest.approx(stats["a_std"])
+        if number < len(layers):
+            assert curves[f"train/layer{number}/{key}"][1][0] == stats[key]
+    assert f"train/layer{len(layers)}/{key}" not in curves  # the output unit has none
+    assert any(value > 0 for number in (1, 2) for value in curves[f"train/layer{number}/{key}"][1])
+
+
+def test_bias_std_draws_biases_and_enters_the_recursion():
+    """Biases N(bias, σ_b²): their spread is σ_b, and z's variance gains σ_b² (measured on a
+    1000-unit layer, where the mean over units stands for the mean over draws)."""
+    act = make_activation(GROUP_OPTIONS["activation"]["tanh"])
+    init = LecunInit(bias=0.1, bias_std=0.5)
+    X = np.random.default_rng(0).standard_normal((100, 300))
+    params = init_layers(init, [100, 1000, 1000, 1], np.random.default_rng(1), act)
+    b = params.biases[0][0]
+    assert b.mean() == pytest.approx(0.1, abs=0.05) and b.std() == pytest.approx(0.5, rel=0.06)
+    layers, _ = initial_diagnostics(params, init, X, np.zeros((1, 300)), act)
+    for stats in layers[:2]:
+        assert stats["z_std"] == pytest.approx(stats["z_std_predicted"], rel=0.03)
+    without = initial_diagnostics(params, LecunInit(bias=0.1), X, np.zeros((1, 300)), act)[0]
+    assert without[0]["z_std_predicted"] ** 2 == pytest.approx(
+        layers[0]["z_std_predicted"] ** 2 - 0.25, rel=1e-9
+    )

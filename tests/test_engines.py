@@ -73,3 +73,11 @@ def test_float32_needs_the_numba_engine(compose_cfg):
     with pytest.raises(ConfigError, match=r"trainer\.dtype"):
         to_settings(compose_cfg("trainer.engine=numpy", "trainer.dtype=float32"))
     assert to_settings(compose_cfg("trainer.dtype=float32")).trainer.dtype.value == "float32"
+
+
+def test_auto_hands_wide_nets_to_numpy():
+    from initlab.trainer import WIDE_LAYER
+
+    assert resolve_engine("auto", ACT, widest=WIDE_LAYER - 1) == "numba"
+    assert resolve_engine("auto", ACT, widest=WIDE_LAYER) == "numpy"
+    assert resolve_engine("numba", ACT, widest=10 * WIDE_LAYER) == "numba"  # asked for: given

@@ -78,14 +78,28 @@ def test_children_carry_params_metrics_and_artifacts(two_job_sweep):
         )
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
         figures = {tracking.BOUNDARY_ARTIFACT, tracking.COST_ARTIFACT, tracking.SIGNAL_ARTIFACT}
-        assert figures | {tracking.HISTOGRAMS_ARTIFACT, "config"} == artifacts
+        figures |= {tracking.HISTOGRAMS_ARTIFACT, tracking.JACOBIAN_ARTIFACT}
+        assert figures | {"config"} == artifacts
         for layer in (1, 2, 3):
             for key in INIT_DIAGNOSTICS:
                 assert f"init/layer{layer}/{key}" in metrics
-            for key in ("grad_norm", "a_std", "distinct_units"):
+            for key in ("grad_norm", "a_mean", "a_std", "distinct_units"):
                 curve = client.get_metric_history(child.info.run_id, f"train/layer{layer}/{key}")
                 assert sorted(m.step for m in curve) == [0, 100, 200]
+        for layer in (1, 2):  # hidden layers only: the output unit is neither dead nor alive
+            curve = client.get_metric_history(
+                child.info.run_id, f"train/layer{layer}/dead_fraction"
+            )
+            assert sorted(m.step for m in curve) == [0, 100, 200]
         assert "init/layer1/dead_fraction" in metrics
+        assert {"init/layer3/z_std_draws", "init/layer3/a_std_draws"} <= set(metrics)
+        for key in ("max", "min", "mean_sq", "std"):
+            assert f"init/jacobian/{key}" in metrics
+        # The course net: σ_w² = n_in·Var(W) of its 10 -> 5 layer; He's is 2 (ReLU-critical).
+        expected_sigma_w2 = 2.0 if child.data.tags["init"] == "he" else 0.0
+        assert metrics["init/mean_field/sigma_w2"] == pytest.approx(expected_sigma_w2)
+        if child.data.tags["init"] == "he":
+            assert metrics["init/mean_field/chi1"] == pytest.approx(1.0, abs=1e-9)
         config_path = client.download_artifacts(child.info.run_id, tracking.CONFIG_ARTIFACT)
         config_text = Path(config_path).read_text()
         assert "iterations: 300" in config_text

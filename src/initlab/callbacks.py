@@ -25,15 +25,19 @@ from omegaconf import DictConfig
 
 from initlab import batching, tracking
 from initlab.config import Config, ConfigError, job_config, to_settings
+from initlab.datasets import load_dataset
 from initlab.experiment import PARENT_RUN_ENV, Outcome, parent_key
 
 
-def expand_sweep(task_overrides: list[str]) -> list[list[str]]:
-    """The override list of every job, in the order the basic sweeper launches them."""
+def expand_sweep(task_overrides: list[str], sweeper_params: Any = None) -> list[list[str]]:
+    """The override list of every job, in the order the basic sweeper launches them: the
+    config's ``hydra.sweeper.params`` (what an experiment preset sweeps) first, then the
+    command line's, which win where both name a key."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parsed = OverridesParser.create().parse_overrides(task_overrides)
+    preset = [f"{key}={value}" for key, value in (sweeper_params or {}).items()]
+    parsed = OverridesParser.create().parse_overrides([*preset, *task_overrides])
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
@@ -50,7 +54,9 @@ def preflight(config: DictConfig, jobs: list[list[str]], remember: bool) -> list
     for overrides in jobs:
         sweep_config = loader.load_sweep_config(config, list(overrides))
         try:
-            validated.append(to_settings(job_config(sweep_config)))
+            settings = to_settings(job_config(sweep_config))
+            load_dataset(settings.dataset)  # a bad CSV file stops the sweep now (cached)
+            validated.append(settings)
         except ConfigError as exc:
             raise ConfigError(f"job [{' '.join(overrides)}]: {exc}") from exc
         if remember:
@@ -102,7 +108,7 @@ class MlflowSweepCallback(Callback):
         basic_sweeper = config.hydra.sweeper._target_.endswith("BasicSweeper")
         try:
             if basic_sweeper:
-                jobs = expand_sweep(task_overrides)
+                jobs = expand_sweep(task_overrides, config.hydra.sweeper.get("params"))
                 self.expected_jobs = len(jobs)
             else:  # another sweeper decides its jobs later: check what we can now
                 jobs = [[o for o in task_overrides if "," not in o]]

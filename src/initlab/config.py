@@ -75,14 +75,22 @@ def parse_gain(gain: str, key: str = "init.gain") -> str | float:
 
 @dataclass
 class InitConfig:
-    """Base of every init option. ``bias`` is the constant every bias starts at (0.01 is a
-    common choice for ReLU nets, to keep units alive)."""
+    """Base of every init option. Biases start at ``bias`` (0.01 is a common choice for ReLU
+    nets, to keep units alive) plus, with ``bias_std`` > 0, N(0, bias_std²) noise: the σ_b of
+    mean-field theory, for sweeping the (σ_w, σ_b) plane."""
 
     name: str = MISSING
     bias: float = 0.0
+    bias_std: float = 0.0
 
     def __post_init__(self) -> None:
         _require(math.isfinite(self.bias), "init.bias", "a finite number", self.bias)
+        _require(
+            math.isfinite(self.bias_std) and self.bias_std >= 0,
+            "init.bias_std",
+            ">= 0 (0: every bias is init.bias)",
+            self.bias_std,
+        )
 
 
 @dataclass
@@ -314,33 +322,160 @@ class LinearActivation(ActivationConfig):
 # --- dataset -----------------------------------------------------------------------------
 
 
+def resolve_data_path(path: str) -> Path:
+    """A data file's path: absolute as given (``~`` expanded), else under the project root."""
+    resolved = Path(path).expanduser()
+    if not resolved.is_absolute():
+        resolved = Path(__file__).resolve().parents[2] / resolved
+    return resolved
+
+
+def _require_seed(key: str, seed: int) -> None:
+    _require(0 <= seed < 2**32, key, "in [0, 2**32)", seed)
+
+
 @dataclass
 class DatasetConfig:
+    """Base of every dataset option. ``standardize`` rescales each feature to mean 0 and
+    std 1 with statistics of the training split only (applied to both splits)."""
+
     name: str = MISSING
+    standardize: bool = False
+
+    def __post_init__(self) -> None:
+        pass
 
 
 @dataclass
-class CirclesDataset(DatasetConfig):
-    """sklearn's make_circles, seeded the course's way (legacy MT19937 streams 1 and 2)."""
+class GeneratedDataset(DatasetConfig):
+    """A synthetic 2-D set: independent train and test draws from two seeds. ``noise`` is
+    the std of the Gaussian noise added to each coordinate (the sets span about [-1, 1])."""
 
-    name: str = "circles"
     n_train: int = 300
     n_test: int = 100
     noise: float = 0.05
-    factor: float = 0.8
     train_seed: int = 1
     test_seed: int = 2
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         _require(self.n_train >= 2, "dataset.n_train", ">= 2", self.n_train)
         _require(self.n_test >= 2, "dataset.n_test", ">= 2", self.n_test)
         _require(math.isfinite(self.noise) and self.noise >= 0, "dataset.noise", ">= 0", self.noise)
+        _require_seed("dataset.train_seed", self.train_seed)
+        _require_seed("dataset.test_seed", self.test_seed)
+        _require(
+            self.test_seed != self.train_seed,
+            "dataset.test_seed",
+            f"different from dataset.train_seed={self.train_seed} (independent draws)",
+            self.test_seed,
+        )
+
+
+@dataclass
+class CirclesDataset(GeneratedDataset):
+    """sklearn's make_circles, seeded the course's way (legacy MT19937 streams 1 and 2)."""
+
+    name: str = "circles"
+    factor: float = 0.8  # inner radius / outer radius
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         _require(0 < self.factor < 1, "dataset.factor", "in (0, 1)", self.factor)
-        for key, seed in (
-            ("dataset.train_seed", self.train_seed),
-            ("dataset.test_seed", self.test_seed),
-        ):
-            _require(0 <= seed < 2**32, key, "in [0, 2**32)", seed)
+
+
+@dataclass
+class MoonsDataset(GeneratedDataset):
+    """sklearn's make_moons: two interleaved half circles."""
+
+    name: str = "moons"
+    noise: float = 0.2
+
+
+@dataclass
+class XorDataset(GeneratedDataset):
+    """Points uniform in [-1, 1]²; label 1 where x1 and x2 have opposite signs."""
+
+    name: str = "xor"
+    noise: float = 0.1
+
+
+@dataclass
+class GaussianDataset(GeneratedDataset):
+    """Two Gaussian blobs (sklearn's make_blobs) whose centres are ``separation`` apart on
+    the diagonal; each blob's std is ``cluster_std`` (``noise`` adds to it). Linearly separable
+    up to the blobs' overlap."""
+
+    name: str = "gaussian"
+    noise: float = 0.0
+    separation: float = 3.0
+    cluster_std: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(
+            math.isfinite(self.separation) and self.separation >= 0,
+            "dataset.separation",
+            ">= 0",
+            self.separation,
+        )
+        _require_positive("dataset.cluster_std", self.cluster_std)
+
+
+@dataclass
+class SpiralDataset(GeneratedDataset):
+    """Two interleaved spirals (TensorFlow Playground's), radius 0 to 1 over ``turns`` turns."""
+
+    name: str = "spiral"
+    turns: float = 1.75
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require_positive("dataset.turns", self.turns)
+
+
+@dataclass
+class CsvDataset(DatasetConfig):
+    """A user's CSV file with a header row: ``label`` is the label column (exactly two
+    values), ``features`` the input columns (empty: every other column). Relative paths are
+    under the project root. With ``test_path: null`` the file is split: ``test_fraction`` of
+    its rows, shuffled by ``split_seed``, become the test set."""
+
+    name: str = "csv"
+    standardize: bool = True
+    path: str = "data/iris_versicolor_virginica.csv"
+    label: str = "label"
+    features: list[str] = field(default_factory=list)
+    test_path: str | None = None
+    test_fraction: float = 0.25
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        features = list(self.features)
+        _require(bool(str(self.label).strip()), "dataset.label", "a column name", self.label)
+        _require(
+            all(str(f).strip() for f in features), "dataset.features", "column names", features
+        )
+        _require(
+            len(set(features)) == len(features), "dataset.features", "without repeats", features
+        )
+        _require(
+            self.label not in features,
+            "dataset.features",
+            f"columns other than the label column {self.label!r}",
+            features,
+        )
+        _require(
+            0 < self.test_fraction < 1, "dataset.test_fraction", "in (0, 1)", self.test_fraction
+        )
+        _require_seed("dataset.split_seed", self.split_seed)
+        for key, path in (("dataset.path", self.path), ("dataset.test_path", self.test_path)):
+            if path is None:
+                continue
+            _require(bool(str(path).strip()), key, "a file path", path)
+            resolved = resolve_data_path(path)
+            _require(resolved.is_file(), key, f"an existing file ({resolved} is not one)", path)
 
 
 # --- model -------------------------------------------------------------------------------
@@ -350,6 +485,18 @@ class CirclesDataset(DatasetConfig):
 class ModelConfig:
     """A fully connected net: input -> hidden layers (the activation) -> 1 sigmoid unit."""
 
+    name: str = MISSING
+
+    @property
+    def hidden_sizes(self) -> list[int]:
+        """The width of every hidden layer, input side first."""
+        raise NotImplementedError
+
+
+@dataclass
+class HiddenListModel(ModelConfig):
+    """Any list of hidden-layer widths (the course's is [10, 5])."""
+
     name: str = "course"
     hidden: list[int] = field(default_factory=lambda: [10, 5])
 
@@ -357,6 +504,30 @@ class ModelConfig:
         hidden = list(self.hidden)
         _require(len(hidden) > 0, "model.hidden", "a non-empty list of positive ints", hidden)
         _require(all(n > 0 for n in hidden), "model.hidden", "a list of positive ints", hidden)
+
+    @property
+    def hidden_sizes(self) -> list[int]:
+        return list(self.hidden)
+
+
+@dataclass
+class DeepModel(ModelConfig):
+    """``depth`` hidden layers of ``width`` units each: the deep nets of the papers' claims."""
+
+    name: str = "deep"
+    depth: int = 30
+    width: int = 64
+
+    def __post_init__(self) -> None:
+        _require(1 <= self.depth <= MAX_DEPTH, "model.depth", f"in [1, {MAX_DEPTH}]", self.depth)
+        _require(self.width >= 1, "model.width", ">= 1", self.width)
+
+    @property
+    def hidden_sizes(self) -> list[int]:
+        return [self.width] * self.depth
+
+
+MAX_DEPTH = 10_000
 
 
 # --- trainer -----------------------------------------------------------------------------
@@ -375,12 +546,25 @@ class Precision(Enum):
 
 @dataclass
 class TrainerConfig:
-    """Full-batch gradient descent."""
+    """What every optimizer shares: the step size and count, the batches, the remedies.
+
+    ``iterations`` counts parameter updates (steps), whatever the batch size. ``batch_size``
+    0 trains on the whole set every step; otherwise on mini-batches, each epoch a fresh
+    permutation from the trainer's own generator (``shuffle_seed``), the same for every seed.
+    ``weight_decay`` adds weight_decay·W to the weights' gradients (L2; biases are not
+    decayed); ``clip_norm`` > 0 scales a gradient longer than it down to it (global norm).
+    ``target_cost`` (optional) makes every run record how many steps it took to get there.
+    """
 
     name: str = "gd"
     lr: float = 0.01
     iterations: int = 15000
     log_every: int = 100
+    batch_size: int = 0
+    shuffle_seed: int = 0
+    weight_decay: float = 0.0
+    clip_norm: float = 0.0
+    target_cost: float | None = None
     engine: Engine = Engine.auto
     dtype: Precision = Precision.float64
 
@@ -394,6 +578,50 @@ class TrainerConfig:
         _require_positive("trainer.lr", self.lr)
         _require(self.iterations >= 1, "trainer.iterations", ">= 1", self.iterations)
         _require(self.log_every >= 1, "trainer.log_every", ">= 1", self.log_every)
+        _require(self.batch_size >= 0, "trainer.batch_size", ">= 0 (0: all)", self.batch_size)
+        _require(
+            0 <= self.shuffle_seed < 2**32,
+            "trainer.shuffle_seed",
+            "in [0, 2**32)",
+            self.shuffle_seed,
+        )
+        for key, value in (("weight_decay", self.weight_decay), ("clip_norm", self.clip_norm)):
+            _require(math.isfinite(value) and value >= 0, f"trainer.{key}", ">= 0 (0: off)", value)
+        if self.target_cost is not None:
+            _require(
+                math.isfinite(self.target_cost) and self.target_cost >= 0,
+                "trainer.target_cost",
+                ">= 0 or null",
+                self.target_cost,
+            )
+
+
+@dataclass
+class MomentumTrainer(TrainerConfig):
+    """v ← β·v + (1-β)·g; θ ← θ - lr·v (the course's exponentially weighted form)."""
+
+    name: str = "momentum"
+    beta: float = 0.9
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(0 <= self.beta < 1, "trainer.beta", "in [0, 1)", self.beta)
+
+
+@dataclass
+class AdamTrainer(TrainerConfig):
+    """Kingma & Ba 2015, with bias-corrected moments (as torch.optim.Adam)."""
+
+    name: str = "adam"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(0 <= self.beta1 < 1, "trainer.beta1", "in [0, 1)", self.beta1)
+        _require(0 <= self.beta2 < 1, "trainer.beta2", "in [0, 1)", self.beta2)
+        _require_positive("trainer.eps", self.eps)
 
 
 # --- tracking and the top level ----------------------------------------------------------
@@ -479,9 +707,25 @@ GROUP_OPTIONS: dict[str, dict[str, object]] = {
         "tanh": TanhActivation(),
         "linear": LinearActivation(),
     },
-    "dataset": {"circles": CirclesDataset()},
-    "model": {"course": ModelConfig()},
-    "trainer": {"gd": TrainerConfig()},
+    "dataset": {
+        "circles": CirclesDataset(),
+        "moons": MoonsDataset(),
+        "xor": XorDataset(),
+        "gaussian": GaussianDataset(),
+        "spiral": SpiralDataset(),
+        "csv": CsvDataset(),
+    },
+    "model": {
+        "course": HiddenListModel(),
+        "deep": DeepModel(),
+        "deep_wide": DeepModel(name="deep_wide", width=256),
+    },
+    "trainer": {
+        "gd": TrainerConfig(),
+        "sgd": TrainerConfig(name="sgd", lr=0.05, batch_size=64),
+        "momentum": MomentumTrainer(lr=0.05, batch_size=64),
+        "adam": AdamTrainer(lr=0.005, batch_size=64),
+    },
 }
 
 
@@ -515,6 +759,10 @@ def register_configs() -> None:
 
     if not OmegaConf.has_resolver("initlab_groups"):
         OmegaConf.register_new_resolver("initlab_groups", lambda: describe_groups())
+    if not OmegaConf.has_resolver("div"):
+        # ${div:a,b} = a / b: lets a preset tie one value to another, e.g. the learning rate
+        # to the depth (trainer.lr: ${div:0.016,${model.depth}}).
+        OmegaConf.register_new_resolver("div", lambda a, b: float(a) / float(b))
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     for group, options in GROUP_OPTIONS.items():

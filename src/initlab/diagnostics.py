@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from initlab.activations import Activation, sigmoid
 from initlab.config import InitConfig
-from initlab.initializers import expected_weight_mean, expected_weight_std
+from initlab.initializers import draw_weights, expected_weight_mean, expected_weight_std
+from initlab.jacobian import jacobian_singular_values, jacobian_summary
 from initlab.network import Forward, Params, backward, forward
+
+if TYPE_CHECKING:  # meanfield imports scipy.optimize: only when a run asks for the theory
+    from initlab.meanfield import MeanField
 
 RELU_LIKE = ("relu", "leaky_relu", "elu", "selu", "gelu", "softplus")
 SATURATING = ("sigmoid", "tanh")
@@ -60,15 +65,17 @@ def predict_signal(
     biases: list[float],
     X: np.ndarray,
     act: Activation,
+    bias_variance: float = 0.0,
 ) -> SignalPrediction:
-    """The variance recursion from the data's second moment through every layer."""
+    """The variance recursion from the data's second moment through every layer; biases have
+    the given means and (drawn independently per unit) ``bias_variance``."""
     second_moment = float(np.mean(X * X))  # E[x²] of the inputs, per feature
     z_std, a_std = [], []
     last = len(weight_second_moments) - 1
     for layer, (n_in, s, b) in enumerate(
         zip(layer_dims[:-1], weight_second_moments, biases, strict=True)
     ):
-        variance = n_in * s * second_moment
+        variance = n_in * s * second_moment + bias_variance
         phi = sigmoid if layer == last else act
         mean_a, mean_a2 = gaussian_moments(phi, b, variance)
         z_std.append(float(np.sqrt(variance)))
@@ -123,7 +130,9 @@ def initial_diagnostics(
         float(np.mean(w * w)) if data_dependent else sd * sd + m * m
         for w, sd, m in zip(one.weights, expected_std, expected_mean, strict=True)
     ]
-    prediction = predict_signal(dims, second_moments, [float(b.mean()) for b in one.biases], X, act)
+    prediction = predict_signal(
+        dims, second_moments, [cfg.bias] * len(dims[1:]), X, act, cfg.bias_std**2
+    )
     layers = []
     last = len(one.weights) - 1
     for layer, (w, b) in enumerate(zip(one.weights, one.biases, strict=True)):
@@ -143,27 +152,76 @@ def initial_diagnostics(
         }
         if layer < last:
             stats |= _unit_health(act.name, z, a, act)
+        else:
+            stats |= _output_over_draws(cfg, w[0], b[0], fwd.activations[layer][0], act)
         layers.append(stats)
     return layers, prediction
 
 
+# The output layer has one unit: the spread of its z over examples is that of one weight
+# draw, while the recursion predicts the spread over draws (a hidden layer's many units are
+# many draws). In a deep net the last hidden layer's activations are nearly the same for every
+# example, so one draw's spread over examples is far below the prediction (75-100% off)
+# without the theory failing. The like-for-like measurement redraws the output layer.
+OUTPUT_DRAWS = 256
+_OUTPUT_DRAWS_SEED = 20_170_101  # fixed: the same redraws for every run
+
+
+def _output_over_draws(
+    cfg: InitConfig, w: np.ndarray, b: np.ndarray, hidden: np.ndarray, act: Activation
+) -> dict[str, float]:
+    """z and σ(z) of the output unit over OUTPUT_DRAWS draws of its weights and bias (the
+    realised one first) and over the examples, given the realised last hidden layer."""
+    rng = np.random.default_rng(_OUTPUT_DRAWS_SEED)
+    n_in = w.shape[1]
+    rows = [w] + [draw_weights(cfg, n_in, 1, rng, act) for _ in range(OUTPUT_DRAWS - 1)]
+    W = np.vstack(rows)
+    if cfg.name == "lsuv":  # LSUV scales its orthogonal row on data: redraws get that scale
+        W[1:] *= np.linalg.norm(w) / np.linalg.norm(W[1:], axis=1, keepdims=True)
+    biases = cfg.bias + cfg.bias_std * rng.standard_normal((OUTPUT_DRAWS, 1))
+    biases[0] = b[0]
+    z = W @ hidden + biases
+    return {"z_std_draws": float(z.std()), "a_std_draws": float(sigmoid(z).std())}
+
+
+def hidden_health(activation: str, fwd: Forward) -> dict[str, np.ndarray]:
+    """Per replica and hidden layer, (K, L-1): the dead fraction of ReLU-like units (never
+    positive on the data) or the saturated fraction of sigmoid/tanh activations (φ' below
+    SATURATION of its peak), as :func:`initial_diagnostics` counts them."""
+    zs, hidden = fwd.zs[:-1], fwd.activations[1:-1]
+    if activation in RELU_LIKE:
+        dead = [np.mean(np.all(z <= 0, axis=-1), axis=-1) for z in zs]
+        return {"dead_fraction": np.stack(dead, axis=1)}
+    if activation in SATURATING:
+        # φ' from the activation: σ' = a(1 - a) (peak 1/4), tanh' = 1 - a² (peak 1).
+        slope = (
+            (lambda a: a * (1.0 - a) / 0.25) if activation == "sigmoid" else (lambda a: 1 - a * a)
+        )
+        saturated = [np.mean(slope(a) < SATURATION, axis=(-2, -1)) for a in hidden]
+        return {"saturated_fraction": np.stack(saturated, axis=1)}
+    return {}
+
+
 @dataclass
 class TrainingMonitor:
-    """Collects per-layer gradient norm, activation std and distinct units while training."""
+    """Per-layer statistics of every replica at each logged iteration, on the training set:
+    gradient norm, activation mean and std, distinct units, and for the hidden layers the
+    dead (ReLU-like) or saturated (sigmoid, tanh) fraction of the run's ``activation``."""
 
+    activation: str = ""
     steps: list[int] = field(default_factory=list)
-    grad_norm: list[np.ndarray] = field(default_factory=list)  # each (K, L)
-    a_std: list[np.ndarray] = field(default_factory=list)  # each (K, L)
-    distinct: list[np.ndarray] = field(default_factory=list)  # each (K, L)
+    series: dict[str, list[np.ndarray]] = field(default_factory=dict)  # key -> [(K, layers)]
 
     def __call__(self, iteration: int, params: Params, fwd: Forward, grads: Params) -> None:
         self.steps.append(iteration)
-        self.grad_norm.append(
-            np.stack([np.sqrt((g * g).sum(axis=(1, 2))) for g in grads.weights], axis=1)
-        )
-        self.a_std.append(np.stack([a.std(axis=(1, 2)) for a in fwd.activations[1:]], axis=1))
-        self.distinct.append(
-            np.array(
+        layers = fwd.activations[1:]
+        values = {
+            "grad_norm": np.stack(
+                [np.sqrt((g * g).sum(axis=(1, 2))) for g in grads.weights], axis=1
+            ),
+            "a_mean": np.stack([a.mean(axis=(1, 2)) for a in layers], axis=1),
+            "a_std": np.stack([a.std(axis=(1, 2)) for a in layers], axis=1),
+            "distinct_units": np.array(
                 [
                     [
                         distinct_units(w[k], b[k])
@@ -171,32 +229,79 @@ class TrainingMonitor:
                     ]
                     for k in range(params.replicas)
                 ]
-            )
-        )
+            ),
+        } | hidden_health(self.activation, fwd)
+        for key, value in values.items():
+            self.series.setdefault(key, []).append(value)
+
+    @property
+    def grad_norm(self) -> list[np.ndarray]:
+        return self.series.get("grad_norm", [])
+
+    @property
+    def a_std(self) -> list[np.ndarray]:
+        return self.series.get("a_std", [])
+
+    @property
+    def distinct(self) -> list[np.ndarray]:
+        return self.series.get("distinct_units", [])
 
     def take(self, replicas: slice) -> TrainingMonitor:
         """The same record for some of the replicas."""
         return TrainingMonitor(
+            self.activation,
             list(self.steps),
-            [g[replicas] for g in self.grad_norm],
-            [a[replicas] for a in self.a_std],
-            [d[replicas] for d in self.distinct],
+            {key: [v[replicas] for v in values] for key, values in self.series.items()},
         )
 
     def curves(self, replica: int = 0) -> dict[str, tuple[list[int], list[float]]]:
         """``{"train/layer1/grad_norm": (steps, values), ...}`` for one replica."""
         out: dict[str, tuple[list[int], list[float]]] = {}
-        if not self.steps:
-            return out
-        for key, series in (
-            ("grad_norm", self.grad_norm),
-            ("a_std", self.a_std),
-            ("distinct_units", self.distinct),
-        ):
-            table = np.stack(series)[:, replica, :]  # (n_logged, L)
+        for key, series in self.series.items():
+            table = np.stack(series)[:, replica, :]  # (n_logged, layers)
             for layer in range(table.shape[1]):
                 out[f"train/layer{layer + 1}/{key}"] = (
                     list(self.steps),
                     table[:, layer].astype(float).tolist(),
                 )
         return out
+
+
+# --- the theory at initialization: mean field and the Jacobian's spectrum -----------------
+
+
+def effective_sigma_w2(params: Params, cfg: InitConfig, act: Activation) -> float:
+    """σ_w² = n_in · E[W²] of the hidden-to-hidden layers (their mean; the first layer's
+    when there is only one hidden layer), as the scheme's formula gives it (LSUV: as drawn)."""
+    one = params.replica(0)
+    dims = one.layer_dims
+    layers = list(range(1, len(dims) - 2)) or [0]  # hidden -> hidden weight matrices
+    values = []
+    for layer in layers:
+        n_in, n_out = dims[layer], dims[layer + 1]
+        if cfg.name == "lsuv":
+            second = float(np.mean(one.weights[layer] ** 2))
+        else:
+            sd = expected_weight_std(cfg, n_in, n_out, act)
+            mean = expected_weight_mean(cfg, n_in, n_out, act)
+            second = sd * sd + mean * mean
+        values.append(n_in * second)
+    return float(np.mean(values))
+
+
+def theory_diagnostics(
+    params: Params, cfg: InitConfig, X: np.ndarray, act: Activation, replica: int = 0
+) -> tuple[dict[str, float], np.ndarray, MeanField]:
+    """At initialization: the mean-field point of the net (σ_w², σ_b², μ_b) and the measured
+    singular values of its hidden stack's Jacobian (``init/jacobian/...``; see
+    :mod:`initlab.jacobian`), as metrics ``init/mean_field/...``, the spectrum and the point."""
+    from initlab import meanfield
+
+    point = meanfield.summary(act, effective_sigma_w2(params, cfg, act), cfg.bias_std**2, cfg.bias)
+    values = jacobian_singular_values(params, X, act, replica=replica)
+    scalars = {f"init/jacobian/{k}": v for k, v in jacobian_summary(values).items()}
+    for key in ("sigma_w2", "sigma_b2", "q_star", "chi1", "c_star", "chi_c", "depth_scale"):
+        scalars[f"init/mean_field/{key}"] = float(getattr(point, key))
+    scalars["init/mean_field/trainable_depth"] = float(point.trainable_depth)
+    scalars["init/mean_field/depth"] = float(len(params.layer_dims) - 2)  # hidden layers
+    return scalars, values, point

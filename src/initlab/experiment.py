@@ -28,6 +28,7 @@ from initlab.datasets import Dataset, load_dataset
 from initlab.diagnostics import TrainingMonitor
 from initlab.initializers import InitReport, initialize
 from initlab.network import Params, accuracy
+from initlab.optimizers import UpdateRule
 from initlab.seeding import course_rng
 from initlab.trainer import History, fit
 
@@ -96,7 +97,7 @@ def starting_point(
     settings: Config, data: Dataset, act: Activation
 ) -> tuple[Params, list[InitReport], list[int]]:
     """Every seed's initial parameters, stacked on the replica axis."""
-    dims = [data.n_features, *settings.model.hidden, 1]
+    dims = [data.n_features, *settings.model.hidden_sizes, 1]
     seeds = replica_seeds(settings)
     # The course seeds its init with np.random.seed(3): course_rng reproduces that stream.
     starts = [initialize(settings.init, dims, course_rng(s), act, data.X_train) for s in seeds]
@@ -123,7 +124,7 @@ def train_batch(
     if on_start is not None:
         on_start(initial, data, act)
     trainer = settings.trainer
-    monitor = TrainingMonitor() if settings.diagnostics else None
+    monitor = TrainingMonitor(act.name) if settings.diagnostics else None
     started = time.perf_counter()
     last_report = [started]
 
@@ -139,8 +140,10 @@ def train_batch(
 
     params, history = fit(
         initial, data.X_train, data.Y_train, act,
-        lr=trainer.lr, iterations=trainer.iterations, log_every=trainer.log_every,
-        on_log=progress, monitor=monitor, engine=trainer.engine.value, dtype=trainer.dtype.value,
+        rule=UpdateRule.from_config(trainer), iterations=trainer.iterations,
+        log_every=trainer.log_every, batch_size=trainer.batch_size,
+        shuffle_seed=trainer.shuffle_seed, on_log=progress, monitor=monitor,
+        engine=trainer.engine.value, dtype=trainer.dtype.value,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     train_accuracy = accuracy(params, data.X_train, data.Y_train, act)
@@ -171,6 +174,7 @@ def train_and_evaluate(
 def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     """Validate, then train inside an MLflow run that ends FINISHED or FAILED."""
     settings = to_settings(cfg)  # ConfigError here: nothing has been created yet
+    data = load_dataset(settings.dataset)  # DatasetError (a ConfigError) too: a bad CSV file
     if not settings.tracking.enabled:
         result = batching.claim(cfg) or train_and_evaluate(settings, job.name)
         return _outcome(job, result, None)
@@ -189,6 +193,8 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         tracking.OVERRIDES_TAG: job.name,
     }
     params = flatten(cfg)
+    for number, (path, digest) in enumerate(data.files, start=1):  # which file, which content
+        params[f"dataset.file{number}.sha256"] = f"{digest} {os.path.basename(path)}"
     with tracking.tracked_run(
         client, uri, experiment_id, name=job.name, tags=tags,
         parent_run_id=sweep_parent(uri, settings.tracking.experiment),

@@ -28,6 +28,7 @@ import numpy as np
 
 from initlab.activations import SELU_ALPHA, SELU_SCALE
 from initlab.network import Params
+from initlab.optimizers import UpdateRule, full_batch, steps_per_epoch
 from initlab.trainer import History
 
 try:
@@ -54,8 +55,15 @@ SUPPORTED_ACTIVATIONS = tuple(_CODES)
 
 # Slots of the constants vector, which has the working dtype: float literals in a kernel are
 # float64 and would silently promote float32 arithmetic.
-_ZERO, _ONE, _HALF, _SLOPE, _ALPHA, _SCALE, _LR, _INV_M, _SQRT_2PI, _LN2, _SQRT1_2 = range(11)
-_N_CONSTANTS = 11
+(
+    _ZERO, _ONE, _HALF, _SLOPE, _ALPHA, _SCALE, _LR, _SQRT_2PI, _LN2, _SQRT1_2,
+    _BETA, _BETA1, _BETA2, _EPS, _DECAY, _CLIP, _INV_M, _INV_BATCH, _INV_LAST,
+) = range(19)  # fmt: skip
+_N_CONSTANTS = 19
+
+# Update rules, by code (initlab.optimizers documents them; RULES there is the reference).
+_GD, _MOMENTUM, _ADAM = range(3)
+_RULE_CODES = {"gd": _GD, "momentum": _MOMENTUM, "adam": _ADAM}
 
 
 # The innermost loops are inlined at Numba's level (measured: faster, and quicker to compile);
@@ -290,10 +298,10 @@ def _backprop(D, D_prev, theta, wo, n_out, n_in, G, r_in, zero):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def _backward(theta, dims, woff, boff, roff, A, G, Y, grad, D, D_prev, p):
+def _backward(theta, dims, woff, boff, roff, A, G, Y, grad, D, D_prev, p, inv_m):
     """The gradient into ``grad``; D and D_prev are work rows for the deltas dL/dz."""
     n_layers, zero = dims.size - 1, p[_ZERO]
-    r_out, inv_m = roff[n_layers], p[_INV_M]
+    r_out = roff[n_layers]
     for j in range(dims[n_layers]):
         for t in range(A.shape[1]):
             D[j, t] = inv_m * (A[r_out + j, t] - Y[j, t])
@@ -305,23 +313,113 @@ def _backward(theta, dims, woff, boff, roff, A, G, Y, grad, D, D_prev, p):
             D, D_prev = D_prev, D
 
 
-@njit(cache=True, fastmath=_FASTMATH, nogil=True)
-def _train_one(theta, dims, woff, boff, roff, X, Y, code, p, iterations, log_every, costs):
-    """Full-batch GD on one replica, in place on ``theta``; returns the final cost."""
-    m, n_layers, widest = X.shape[1], dims.size - 1, dims[1:].max()
-    A = np.empty((roff[-1], m), X.dtype)  # activations of every layer, the input first
-    A[: dims[0]] = X
-    G = np.empty_like(A)  # φ'(z) of the hidden layers
-    logits = np.empty((dims[n_layers], m), X.dtype)
-    D, D_prev = np.empty((widest, m), X.dtype), np.empty((widest, m), X.dtype)
-    grad, lr = np.empty_like(theta), p[_LR]
-    for i in range(iterations):
-        _forward(theta, dims, woff, boff, roff, A, G, logits, code, p)
-        if i % log_every == 0:
-            costs[i // log_every] = _cost(logits, Y)
-        _backward(theta, dims, woff, boff, roff, A, G, Y, grad, D, D_prev, p)
+@njit(cache=True, fastmath=_FASTMATH)
+def _update(rule, theta, grad, state, t, dims, woff, p):
+    """One step of the update rule on one replica (initlab.optimizers has the reference):
+    clip the gradient's norm, add the weights' decay, then the rule with its state rows."""
+    zero, one, lr = p[_ZERO], p[_ONE], p[_LR]
+    if p[_CLIP] > zero:
+        squares = zero
+        for q in range(grad.size):
+            squares += grad[q] * grad[q]
+        norm = math.sqrt(squares)
+        if norm > p[_CLIP]:
+            factor = p[_CLIP] / norm
+            for q in range(grad.size):
+                grad[q] *= factor
+    if p[_DECAY] > zero:
+        for layer in range(dims.size - 1):
+            for q in range(woff[layer], woff[layer] + dims[layer] * dims[layer + 1]):
+                grad[q] += p[_DECAY] * theta[q]
+    if rule == _GD:
         for q in range(theta.size):
             theta[q] -= lr * grad[q]
+    elif rule == _MOMENTUM:
+        beta, v = p[_BETA], state[0]
+        for q in range(theta.size):
+            v[q] = beta * v[q] + (one - beta) * grad[q]
+            theta[q] -= lr * v[q]
+    else:  # adam
+        b1, b2, m, v = p[_BETA1], p[_BETA2], state[0], state[1]
+        correction1, correction2 = one - b1**t, one - b2**t
+        step = lr / correction1
+        for q in range(theta.size):
+            g = grad[q]
+            m[q] = b1 * m[q] + (one - b1) * g
+            v[q] = b2 * v[q] + (one - b2) * (g * g)
+            theta[q] -= m[q] / (math.sqrt(v[q] / correction2) + p[_EPS]) * step
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _buffers(dims, roff, m, like):
+    """Work arrays for one batch width: activations of every layer (the input first), φ'(z)
+    of the hidden layers, the logits, and two rows of deltas."""
+    widest = dims[1:].max()
+    A = np.empty((roff[-1], m), like.dtype)
+    G = np.empty_like(A)
+    logits = np.empty((dims[dims.size - 1], m), like.dtype)
+    D, D_prev = np.empty((widest, m), like.dtype), np.empty((widest, m), like.dtype)
+    Yb = np.empty((dims[dims.size - 1], m), like.dtype)
+    return A, G, logits, D, D_prev, Yb
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _load_batch(X, Y, order, epoch, first, size, A, Yb):
+    """The samples order[epoch, first : first + size] into the batch's input rows."""
+    for t in range(size):
+        sample = order[epoch, first + t]
+        for r in range(X.shape[0]):
+            A[r, t] = X[r, sample]
+        for r in range(Y.shape[0]):
+            Yb[r, t] = Y[r, sample]
+
+
+@njit(cache=True, fastmath=_FASTMATH, nogil=True)
+def _train_one(
+    theta, dims, woff, boff, roff, X, Y, code, p, iterations, log_every, costs,
+    rule, state, start, order, batch_size,
+):  # fmt: skip
+    """Train one replica in place on ``theta`` (and its rule's ``state`` rows) for steps
+    start .. start + iterations - 1; returns the whole set's cost after the last step.
+
+    ``batch_size`` 0 trains on the whole set; otherwise step i trains on the samples
+    ``order[e, j·b : (j+1)·b]``, (e, j) = divmod(i, steps per epoch).
+    """
+    m = X.shape[1]
+    A, G, logits, D, D_prev, _ = _buffers(dims, roff, m, X)
+    A[: dims[0]] = X
+    grad = np.empty_like(theta)
+    if batch_size > 0:
+        per_epoch = (m + batch_size - 1) // batch_size
+        last = m - (per_epoch - 1) * batch_size
+        Ab, Gb, logits_b, Db, Db_prev, Yb = _buffers(dims, roff, batch_size, X)
+        Ar, Gr, logits_r, Dr, Dr_prev, Yr = _buffers(dims, roff, last, X)
+    for i in range(start, start + iterations):
+        logged = i % log_every == 0
+        if batch_size == 0:
+            _forward(theta, dims, woff, boff, roff, A, G, logits, code, p)
+            if logged:
+                costs[(i - start) // log_every] = _cost(logits, Y)
+            _backward(theta, dims, woff, boff, roff, A, G, Y, grad, D, D_prev, p, p[_INV_M])
+        else:
+            if logged:
+                _forward(theta, dims, woff, boff, roff, A, G, logits, code, p)
+                costs[(i - start) // log_every] = _cost(logits, Y)
+            epoch, j = i // per_epoch, i % per_epoch
+            if j < per_epoch - 1:
+                _load_batch(X, Y, order, epoch, j * batch_size, batch_size, Ab, Yb)
+                _forward(theta, dims, woff, boff, roff, Ab, Gb, logits_b, code, p)
+                _backward(
+                    theta, dims, woff, boff, roff, Ab, Gb, Yb, grad, Db, Db_prev, p,
+                    p[_INV_BATCH],
+                )  # fmt: skip
+            else:
+                _load_batch(X, Y, order, epoch, j * batch_size, last, Ar, Yr)
+                _forward(theta, dims, woff, boff, roff, Ar, Gr, logits_r, code, p)
+                _backward(
+                    theta, dims, woff, boff, roff, Ar, Gr, Yr, grad, Dr, Dr_prev, p, p[_INV_LAST]
+                )
+        _update(rule, theta, grad, state, i + 1, dims, woff, p)
     _forward(theta, dims, woff, boff, roff, A, G, logits, code, p)
     return _cost(logits, Y)
 
@@ -364,13 +462,18 @@ def _unpack(theta: np.ndarray, like: Params) -> Params:
     return Params(weights, biases)
 
 
-def _constants(activation_name: str, slope, alpha, lr, m, dtype) -> np.ndarray:
+def _constants(activation_name: str, slope, alpha, rule: UpdateRule, m, batch_size, dtype):
     p = np.zeros(_N_CONSTANTS, np.float64)
-    p[[_ONE, _HALF, _LR, _INV_M]] = 1.0, 0.5, lr, 1.0 / m
+    p[[_ONE, _HALF, _INV_M]] = 1.0, 0.5, 1.0 / m
     p[[_SLOPE, _ALPHA, _SCALE]] = slope, alpha, 1.0
     if activation_name == "selu":
         p[[_ALPHA, _SCALE]] = SELU_ALPHA, SELU_SCALE
     p[[_SQRT_2PI, _LN2, _SQRT1_2]] = math.sqrt(2 * math.pi), math.log(2.0), math.sqrt(0.5)
+    p[[_LR, _BETA, _BETA1, _BETA2, _EPS]] = rule.lr, rule.beta, rule.beta1, rule.beta2, rule.eps
+    p[[_DECAY, _CLIP]] = rule.weight_decay, rule.clip_norm
+    if batch_size > 0:  # 1/m of a whole batch and of the epoch's last (smaller) batch
+        last = m - (steps_per_epoch(m, batch_size) - 1) * batch_size
+        p[[_INV_BATCH, _INV_LAST]] = 1.0 / batch_size, 1.0 / last
     return p.astype(dtype)
 
 
@@ -399,11 +502,13 @@ def _for_each_replica(K: int, threads: int | None, train) -> None:
             pass
 
 
-def _check(params: Params, X, Y, activation_name, iterations, log_every, dtype) -> None:
+def _check(params: Params, X, Y, activation_name, rule, iterations, log_every, start, dtype):
     if numba is None:
         raise RuntimeError("fit_fast needs numba (pip install numba); use initlab.trainer.fit")
     if activation_name not in _CODES:
         raise NotImplementedError(f"no fast path for activation {activation_name!r}")
+    if rule.kind not in _RULE_CODES:
+        raise NotImplementedError(f"no fast path for update rule {rule.kind!r}")
     if np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
     dims = params.layer_dims
@@ -411,6 +516,15 @@ def _check(params: Params, X, Y, activation_name, iterations, log_every, dtype) 
         raise ValueError(f"X {X.shape} and Y {Y.shape} do not fit layer dims {dims}")
     if iterations < 1 or log_every < 1:
         raise ValueError("iterations and log_every must be ≥ 1")
+    if start < 0 or start % log_every:
+        raise ValueError(f"start must be a multiple of log_every, got {start}")
+
+
+def new_state(params: Params, rule: UpdateRule, dtype: type = np.float64) -> np.ndarray:
+    """The rule's state at the start (zeros), shaped (K, arrays, parameters) in the packed
+    layout: hand the same array to consecutive ``fit_fast`` calls that continue a run."""
+    size = sum(w[0].size + b[0].size for w, b in zip(params.weights, params.biases, strict=True))
+    return np.zeros((params.replicas, rule.state_arrays, size), np.dtype(dtype))
 
 
 def fit_fast(
@@ -419,33 +533,58 @@ def fit_fast(
     Y: np.ndarray,
     activation_name: str,
     *,
-    lr: float,
     iterations: int,
     log_every: int,
+    lr: float | None = None,
+    rule: UpdateRule | None = None,
     slope: float = 0.01,
     alpha: float = 1.0,
     dtype: type = np.float64,
     threads: int | None = None,
+    order: np.ndarray | None = None,
+    batch_size: int = 0,
+    start: int = 0,
+    state: np.ndarray | None = None,
 ) -> tuple[Params, History]:
     """``initlab.trainer.fit`` compiled: same arguments (the activation by name, with its
     ``slope``/``alpha``), same History, no hooks. Raises NotImplementedError for an activation
-    it does not know, so the caller can fall back to the NumPy trainer.
+    or rule it does not know, so the caller can fall back to the NumPy trainer.
+
+    Mini-batches (``batch_size`` > 0 and below the set's size) follow ``order``
+    (:func:`initlab.optimizers.batch_order`). A run can be continued: ``start`` is the number
+    of steps already taken (it sets the batches and Adam's step count) and ``state`` (from
+    :func:`new_state`) carries the rule's state from one call to the next, updated in place.
     """
-    _check(params, X, Y, activation_name, iterations, log_every, dtype)
+    if (lr is None) == (rule is None):
+        raise TypeError("fit_fast needs exactly one of lr= (plain gradient descent) and rule=")
+    rule = rule if rule is not None else UpdateRule("gd", lr)
+    _check(params, X, Y, activation_name, rule, iterations, log_every, start, dtype)
     layout, dtype = _Layout.of(params.layer_dims), np.dtype(dtype)
     theta = _pack(params, dtype)
     X, Y = np.ascontiguousarray(X, dtype), np.ascontiguousarray(Y, dtype)
-    p = _constants(activation_name, slope, alpha, lr, X.shape[1], dtype)
+    m = X.shape[1]
+    if full_batch(m, batch_size):
+        batch_size, order = 0, np.zeros((0, 0), np.int64)
+    elif order is None:
+        raise ValueError("mini-batches need their order (initlab.optimizers.batch_order)")
+    if state is None:
+        state = new_state(params, rule, dtype)
+    elif state.shape != (params.replicas, rule.state_arrays, theta.shape[1]) or (
+        state.dtype != dtype
+    ):
+        raise ValueError(f"state {state.shape} {state.dtype} does not fit this run")
+    p = _constants(activation_name, slope, alpha, rule, m, batch_size, dtype)
     K, n_logged = params.replicas, -(-iterations // log_every)
     costs, final = np.empty((K, n_logged)), np.empty(K)
-    code, lay = _CODES[activation_name], layout
+    code, lay, rule_code = _CODES[activation_name], layout, _RULE_CODES[rule.kind]
+    order = np.ascontiguousarray(order, np.int64)
 
     def train(k: int) -> None:
         final[k] = _train_one(
             theta[k], lay.dims, lay.woff, lay.boff, lay.roff, X, Y, code, p, iterations,
-            log_every, costs[k],
+            log_every, costs[k], rule_code, state[k], start, order, batch_size,
         )  # fmt: skip
 
     _for_each_replica(K, threads, train)
-    history = History(np.arange(0, iterations, log_every), costs, final)
+    history = History(np.arange(start, start + iterations, log_every), costs, final)
     return _unpack(theta, params), history

@@ -197,11 +197,18 @@ def expected_weight_mean(
 def init_layers(
     cfg: InitConfig, layer_dims: Sequence[int], rng: Rng, act: Activation | None = None
 ) -> Params:
-    """One replica's parameters, shaped with a leading replica axis of length 1."""
+    """One replica's parameters, shaped with a leading replica axis of length 1.
+
+    Layer by layer, the weights are drawn, then (only when ``bias_std`` > 0, so that the
+    course's stream is untouched) the biases' noise.
+    """
     weights, biases = [], []
     for n_in, n_out in itertools.pairwise(layer_dims):
         weights.append(draw_weights(cfg, n_in, n_out, rng, act)[np.newaxis])
-        biases.append(np.full((1, n_out, 1), float(cfg.bias)))
+        bias = np.full((1, n_out, 1), float(cfg.bias))
+        if cfg.bias_std > 0:
+            bias += cfg.bias_std * rng.standard_normal((1, n_out, 1))
+        biases.append(bias)
     return Params(weights, biases)
 
 

@@ -8,6 +8,7 @@ which would cost more than drawing the figure. matplotlib is imported lazily.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,9 +16,11 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-# The course: a grid with step 0.01, padded by 1 around the data, Spectral colours.
-GRID_STEP = 0.01
-GRID_PAD = 1.0
+# The boundary's window: the data's range padded by GRID_PAD of its widest span on every side
+# (the course pads circles of span ~2.2 by 1), sampled at GRID_POINTS along that span (the
+# course's step 0.01 gives ~420): ~175k points whatever the data's scale.
+GRID_PAD = 0.45
+GRID_POINTS = 420
 FIGSIZE = (7.0, 4.0)  # the course's plt.rcParams['figure.figsize']
 BOUNDARY_FIGSIZE = (5.5, 5.0)  # near-square: circles look round with an equal aspect
 PLOT_RECT = (0.1, 0.12, 0.86, 0.78)  # left, bottom, width, height of a single plot
@@ -37,11 +40,49 @@ def _spectral():
     return colormaps["Spectral"]
 
 
-def decision_grid(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The course's mesh: np.arange from min-1 to max+1 with step 0.01, on both axes."""
-    x_min, x_max = X[0].min() - GRID_PAD, X[0].max() + GRID_PAD
-    y_min, y_max = X[1].min() - GRID_PAD, X[1].max() + GRID_PAD
-    return np.meshgrid(np.arange(x_min, x_max, GRID_STEP), np.arange(y_min, y_max, GRID_STEP))
+@dataclass(frozen=True)
+class Plane:
+    """The plane a boundary is drawn in: inputs = origin + basis · (u, v).
+
+    Two features: the inputs themselves. More: the plane through the training mean spanned by
+    the training set's two principal directions (the other directions held at the mean).
+    One feature: the feature against a dummy vertical axis the network does not see.
+    """
+
+    origin: np.ndarray  # (d,)
+    basis: np.ndarray  # (d, 2)
+    labels: tuple[str, str]
+
+    @staticmethod
+    def of(X: np.ndarray, names: tuple[str, ...] = ()) -> Plane:
+        d = X.shape[0]
+        names = tuple(names) if len(names) == d else tuple(f"x{i + 1}" for i in range(d))
+        if d == 2:
+            return Plane(np.zeros(2), np.eye(2), (names[0], names[1]))
+        if d == 1:
+            return Plane(np.zeros(1), np.array([[1.0, 0.0]]), (names[0], "(no second input)"))
+        mean = X.mean(axis=1)
+        _, _, vt = np.linalg.svd((X - mean[:, None]).T, full_matrices=False)
+        return Plane(mean, vt[:2].T, ("principal direction 1", "principal direction 2"))
+
+    def coords(self, X: np.ndarray) -> np.ndarray:
+        """(2, m) plane coordinates of inputs (their projection onto the plane)."""
+        return self.basis.T @ (X - self.origin[:, None])
+
+    def inputs(self, uv: np.ndarray) -> np.ndarray:
+        """(d, m) inputs at plane coordinates (2, m)."""
+        return self.origin[:, None] + self.basis @ uv
+
+
+def decision_grid(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A mesh over the points' range (2, m), padded; square cells, GRID_POINTS along the widest."""
+    lo, hi = points.min(axis=1), points.max(axis=1)
+    span = float(max(np.max(hi - lo), 1e-9))
+    pad = GRID_PAD * span
+    step = (span + 2 * pad) / GRID_POINTS
+    return np.meshgrid(
+        np.arange(lo[0] - pad, hi[0] + pad, step), np.arange(lo[1] - pad, hi[1] + pad, step)
+    )
 
 
 def decision_boundary_figure(
@@ -52,13 +93,19 @@ def decision_boundary_figure(
     Y_test: np.ndarray | None = None,
     *,
     title: str = "",
+    feature_names: tuple[str, ...] = (),
 ) -> Figure:
-    """Predicted regions on the course's grid, training points (dots), test points (crosses).
+    """Predicted regions on a grid over the data, training points (dots), test points (crosses).
 
-    ``predict`` maps an (n_features, m) array to m labels in {0, 1}.
+    ``predict`` maps an (n_features, m) array to m labels in {0, 1}. Data with other than two
+    features are drawn in a plane (:class:`Plane`), said in the axis labels.
     """
-    xx, yy = decision_grid(X_train)
-    Z = predict(np.c_[xx.ravel(), yy.ravel()].T).reshape(xx.shape)
+    plane = Plane.of(X_train, feature_names)
+    train_uv = plane.coords(X_train)
+    if plane.basis.shape[0] == 1:  # one feature: spread the points over the dummy axis
+        train_uv[1] = np.linspace(-1, 1, train_uv.shape[1])
+    xx, yy = decision_grid(train_uv)
+    Z = predict(plane.inputs(np.c_[xx.ravel(), yy.ravel()].T)).reshape(xx.shape)
     fig = _figure(BOUNDARY_FIGSIZE)
     ax = fig.add_axes((0.12, 0.1, 0.84, 0.8))
     spectral = _spectral()
@@ -67,20 +114,23 @@ def decision_boundary_figure(
     extent = (xx.min(), xx.max(), yy.min(), yy.max())
     ax.imshow(
         Z, origin="lower", extent=extent, cmap=spectral, vmin=0, vmax=1, alpha=0.45,
-        interpolation="nearest", aspect="equal",
+        interpolation="nearest", aspect="equal" if plane.basis.shape[0] != 1 else "auto",
     )  # fmt: skip
     ax.scatter(
-        X_train[0], X_train[1], c=np.squeeze(Y_train), cmap=spectral, vmin=0, vmax=1,
+        train_uv[0], train_uv[1], c=np.squeeze(Y_train), cmap=spectral, vmin=0, vmax=1,
         s=18, edgecolors="white", linewidths=0.4, label="train",
     )  # fmt: skip
     if X_test is not None and Y_test is not None:
+        test_uv = plane.coords(X_test)
+        if plane.basis.shape[0] == 1:
+            test_uv[1] = np.linspace(-1, 1, test_uv.shape[1])
         ax.scatter(
-            X_test[0], X_test[1], c=np.squeeze(Y_test), cmap=spectral, vmin=0, vmax=1,
+            test_uv[0], test_uv[1], c=np.squeeze(Y_test), cmap=spectral, vmin=0, vmax=1,
             s=42, marker="X", edgecolors="k", linewidths=0.7, label="test",
         )  # fmt: skip
         ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
-    ax.set_xlabel("x1")
-    ax.set_ylabel("x2")
+    ax.set_xlabel(plane.labels[0])
+    ax.set_ylabel(plane.labels[1])
     if title:
         ax.set_title(title, fontsize=10)
     return fig
@@ -118,24 +168,36 @@ def seeds_cost_figure(steps: np.ndarray, costs: np.ndarray, *, title: str = "") 
 
 
 def signal_figure(layers: list[dict[str, float]], *, title: str = "") -> Figure:
-    """Measured vs predicted std of pre-activations and activations against depth."""
+    """Measured vs predicted std of pre-activations and activations against depth.
+
+    Hidden layers are measured over their units and the examples; the output unit over
+    draws of its weights and the examples (``*_draws``), which is what the prediction is
+    about; the realised output unit's own spread over the examples is the hollow marker.
+    """
     depth = np.arange(1, len(layers) + 1)
+    out = layers[-1]
     fig = _figure(FIGSIZE)
     ax = fig.add_axes(PLOT_RECT)
     for key, colour in (("z_std", "tab:blue"), ("a_std", "tab:orange")):
         label = "pre-activation z" if key == "z_std" else "activation φ(z)"
-        ax.plot(depth, [s[key] for s in layers], "o-", color=colour, label=f"{label}: measured")
+        measured = [s[key] for s in layers[:-1]] + [out.get(f"{key}_draws", out[key])]
+        ax.plot(depth, measured, "o-", color=colour, label=f"{label}: measured")
         predicted = [s[f"{key}_predicted"] for s in layers]
         ax.plot(depth, predicted, "x--", color=colour, label=f"{label}: predicted")
-    values = [
-        s[k] for s in layers for k in ("z_std", "a_std", "z_std_predicted", "a_std_predicted")
-    ]
+        if f"{key}_draws" in out:
+            ax.plot(
+                depth[-1:], [out[key]], "o", mfc="none", color=colour,
+                label=f"{label}: this output unit alone",
+            )  # fmt: skip
+    keys = ("z_std", "a_std", "z_std_predicted", "a_std_predicted", "z_std_draws", "a_std_draws")
+    values = [s[k] for s in layers for k in keys if k in s]
     positive = [v for v in values if v > 0]
     if positive and max(positive) / min(positive) > 50:
         ax.set_yscale("log")
-    ax.set_xticks(depth, [f"{d}{' (out)' if d == len(layers) else ''}" for d in depth])
+    ticks = depth if len(layers) <= 12 else np.array(shown_layers(len(layers), 8))
+    ax.set_xticks(ticks, [f"{d}{' (out)' if d == len(layers) else ''}" for d in ticks])
     ax.set_xlabel("layer")
-    ax.set_ylabel("std over units and samples")
+    ax.set_ylabel("std over units (draws) and samples")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     if title:
@@ -143,16 +205,29 @@ def signal_figure(layers: list[dict[str, float]], *, title: str = "") -> Figure:
     return fig
 
 
+MAX_PANELS = 6
+
+
+def shown_layers(n_layers: int, most: int = MAX_PANELS) -> list[int]:
+    """Layer numbers (1-based) a figure shows: all, or ``most`` spread from first to last."""
+    if n_layers <= most:
+        return list(range(1, n_layers + 1))
+    return sorted({round(1 + i * (n_layers - 1) / (most - 1)) for i in range(most)})
+
+
 def activation_histograms_figure(params, X: np.ndarray, act, *, title: str = "") -> Figure:
-    """One panel per hidden layer: the distribution of its activations at initialization."""
+    """The distribution of each hidden layer's activations at initialization (one panel per
+    layer; deep nets: six layers from the first to the last)."""
     from initlab.network import forward
 
     hidden = forward(params, X, act).activations[1:-1]
-    n = len(hidden)
+    shown = shown_layers(len(hidden))
+    n = len(shown)
     fig = _figure((3.2 * n, 3.2))
     width = 1.0 / n
-    for number, a in enumerate(hidden, start=1):
-        ax = fig.add_axes(((number - 1) * width + 0.22 * width, 0.16, 0.7 * width, 0.64))
+    for slot, number in enumerate(shown):
+        a = hidden[number - 1]
+        ax = fig.add_axes((slot * width + 0.22 * width, 0.16, 0.7 * width, 0.64))
         values = a[0].ravel()
         spread = float(np.ptp(values)) if values.size else 0.0
         ax.hist(values, bins=50 if spread > 0 else 1, color="tab:blue", alpha=0.8)
@@ -161,4 +236,70 @@ def activation_histograms_figure(params, X: np.ndarray, act, *, title: str = "")
         ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(f"Activations at init: {title}", fontsize=10)
+    return fig
+
+
+def _format_theory(mean_field: dict[str, Any], depth: int) -> str:
+    """The mean-field numbers of the net, as lines of text."""
+    mf = mean_field
+
+    def num(value: float) -> str:
+        return "∞" if value == np.inf else "n/a" if not np.isfinite(value) else f"{value:.3g}"
+
+    lines = [
+        f"σ_w² = {num(mf['sigma_w2'])}, σ_b² = {num(mf['sigma_b2'])}",
+        f"q* = {num(mf['q_star'])}, χ₁ = {num(mf['chi1'])} ({mf['phase']})",
+    ]
+    xi = mf["depth_scale"]
+    if np.isfinite(xi) or xi == np.inf:
+        trainable = "yes" if depth <= 6 * xi else "no"
+        lines.append(f"ξ_c = {num(xi)}; depth {depth} ≤ 6ξ_c: {trainable}")
+    return "\n".join(lines)
+
+
+def jacobian_spectrum_figure(
+    singular_values: np.ndarray, mean_field: dict[str, Any], depth: int, *, title: str = ""
+) -> Figure:
+    """Histogram of the hidden stack's Jacobian singular values at init, with the mean-field
+    theory of the net beside it (χ₁ = 1 is the order-to-chaos line, all σ = 1 is isometry)."""
+    values = np.asarray(singular_values, dtype=float).ravel()
+    finite = values[np.isfinite(values)]
+    positive = finite[finite > 0]
+    fig = _figure(FIGSIZE)
+    ax = fig.add_axes((0.1, 0.14, 0.55, 0.74))
+    if positive.size == 0:
+        ax.text(
+            0.5, 0.5, "every singular value is 0:\nno signal reaches the last hidden layer",
+            ha="center", va="center", transform=ax.transAxes, fontsize=10,
+        )  # fmt: skip
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        lo, hi = positive.min(), positive.max()
+        if hi / lo > 20:
+            bins = np.geomspace(lo, hi, 40) if hi > lo else 10
+            ax.set_xscale("log")
+        else:
+            bins = np.linspace(min(lo, 1.0) * 0.95, max(hi, 1.0) * 1.05, 40)
+        ax.hist(positive, bins=bins, color="tab:blue", alpha=0.8)
+        ax.axvline(1.0, color="k", linestyle="--", linewidth=1, label="isometry (σ = 1)")
+        ax.set_xlabel("singular value σ of ∂h_L/∂h_1")
+        ax.set_ylabel("count")
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(alpha=0.3)
+    zeros = int(np.sum(finite == 0))
+    stats = [
+        f"{values.size} singular values",
+        f"max {finite.max():.3g}, min {finite.min():.3g}" if finite.size else "none finite",
+        f"mean σ² {np.mean(finite**2):.3g}" if finite.size else "",
+    ]
+    if zeros:
+        stats.append(f"{zeros} exactly 0 (not drawn)")
+    if finite.size < values.size:
+        stats.append(f"{values.size - finite.size} overflowed (not drawn)")
+    text = "measured\n" + "\n".join(s for s in stats if s)
+    text += "\n\nmean-field theory\n" + _format_theory(mean_field, depth)
+    fig.text(0.68, 0.86, text, va="top", fontsize=8.5, family="DejaVu Sans")
+    heading = f"Jacobian spectrum at init, {depth} hidden layers"
+    fig.suptitle(f"{heading}: {title}" if title else heading, fontsize=10)
     return fig

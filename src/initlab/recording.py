@@ -12,7 +12,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from initlab import render, tracking
-from initlab.diagnostics import initial_diagnostics
+from initlab.diagnostics import initial_diagnostics, theory_diagnostics
 from initlab.render import FigureSpec
 
 if TYPE_CHECKING:
@@ -37,6 +37,24 @@ def _cost_curve(result: Trained, replica: int) -> tuple[list[int], list[float]]:
     return steps, [*h.costs[replica].tolist(), float(h.final_cost[replica])]
 
 
+def steps_to_target(result: Trained) -> tuple[np.ndarray, np.ndarray]:
+    """Per replica: the first logged step whose cost is at or below ``trainer.target_cost``
+    (the run's ``iterations`` if it never gets there), and whether it got there."""
+    target = result.settings.trainer.target_cost
+    steps = np.append(result.history.steps, result.settings.trainer.iterations)
+    costs = np.column_stack([result.history.costs, result.history.final_cost])
+    below = costs <= target
+    reached = below.any(axis=1)
+    return np.where(reached, steps[np.argmax(below, axis=1)], steps[-1]), reached
+
+
+def _target_metrics(result: Trained, replica: int) -> dict[str, float]:
+    if result.settings.trainer.target_cost is None:
+        return {}
+    steps, reached = steps_to_target(result)
+    return {"steps_to_target": float(steps[replica]), "target_reached": float(reached[replica])}
+
+
 def _title(result: Trained) -> str:
     return _title_of(result.settings)
 
@@ -58,6 +76,10 @@ def _diagnostic_metrics(result: Trained, replica: int) -> tuple[dict[str, float]
     }
     for number, used in enumerate(result.init_reports[replica].lsuv_iterations, start=1):
         scalars[f"init/layer{number}/lsuv_iterations"] = used
+    theory, _, _ = theory_diagnostics(
+        result.initial, result.settings.init, result.data.X_train, result.act, replica
+    )
+    scalars |= theory
     curves = []
     if result.monitor is not None:
         curves = [tracking.Curve(k, s, v) for k, (s, v) in result.monitor.curves(replica).items()]
@@ -71,10 +93,18 @@ def initial_figures(
     layers, _ = initial_diagnostics(
         initial, settings.init, data.X_train, data.Y_train, act, replica
     )
+    _, spectrum, point = theory_diagnostics(initial, settings.init, data.X_train, act, replica)
     title = _title_of(settings)
     return {
         tracking.SIGNAL_ARTIFACT: (
             "signal_figure", {"layers": layers, "title": f"Signal at init: {title}"}
+        ),
+        tracking.JACOBIAN_ARTIFACT: (
+            "jacobian_spectrum_figure",
+            {
+                "singular_values": spectrum, "mean_field": point.as_dict(),
+                "depth": len(initial.layer_dims) - 2, "title": title,
+            },
         ),
         tracking.HISTOGRAMS_ARTIFACT: (
             "activation_histograms_figure",
@@ -92,6 +122,7 @@ def _boundary_figure(result: Trained, replica: int) -> FigureSpec:
             "X_train": data.X_train, "Y_train": data.Y_train,
             "X_test": data.X_test, "Y_test": data.Y_test,
             "title": f"Decision boundary: {_title(result)}",
+            "feature_names": data.feature_names,
         },
     )  # fmt: skip
 
@@ -128,7 +159,7 @@ def record_run(
         "train_accuracy": float(result.train_accuracy[replica]),
         "test_accuracy": float(result.test_accuracy[replica]),
         "train_seconds": result.seconds / len(result.seeds),
-    }
+    } | _target_metrics(result, replica)
     curves = [tracking.Curve("cost", steps, costs)]
     drawing = dict(drawing or {})
     specs: dict[str, FigureSpec] = {}
@@ -153,15 +184,22 @@ def record_run(
 
 
 def seed_statistics(result: Trained) -> dict[str, float]:
-    """Mean, std, min and max over seeds of the final cost and accuracies, and the fraction
-    of seeds that failed (a cost that is not finite, or chance accuracy)."""
+    """Mean, std, min and max over seeds of the final cost and accuracies (and of
+    steps_to_target, with the fraction of seeds that reached it, when the trainer has a
+    target), and the fraction of seeds that failed (a cost that is not finite, or chance
+    accuracy)."""
     values = {
         "final_cost": np.asarray(result.history.final_cost, dtype=float),
         "train_accuracy": np.asarray(result.train_accuracy, dtype=float),
         "test_accuracy": np.asarray(result.test_accuracy, dtype=float),
     }
     stats: dict[str, float] = {"seeds": float(len(result.seeds))}
-    for key in SUMMARISED:
+    summarised = SUMMARISED
+    if result.settings.trainer.target_cost is not None:
+        values["steps_to_target"], reached = steps_to_target(result)
+        stats["target_reached_fraction"] = float(np.mean(reached))
+        summarised = (*SUMMARISED, "steps_to_target")
+    for key in summarised:
         v = values[key]
         stats |= {
             f"{key}_mean": float(np.mean(v)), f"{key}_std": float(np.std(v)),

@@ -26,13 +26,13 @@ _pool: Executor | None = None
 def draw(spec: FigureSpec) -> bytes:
     """Render one figure to PNG bytes (runs in a worker)."""
     from initlab import plots
-    from initlab.network import predict
+    from initlab.network import probabilities
 
     name, kwargs = spec
     kwargs = dict(kwargs)
     if name == "decision_boundary_figure":  # the predictor travels as params + activation
         params, act = kwargs.pop("params"), kwargs.pop("act")
-        kwargs["predict"] = lambda X: predict(params, X, act)[0, 0]
+        kwargs["predict"] = lambda X: probabilities(params, X, act)[0, 0] > 0.5
     figure = getattr(plots, name)(**kwargs)
     buffer = io.BytesIO()
     figure.savefig(buffer, **plots.SAVE_KWARGS)

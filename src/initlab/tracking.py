@@ -45,6 +45,7 @@ BOUNDARY_ARTIFACT = "decision_boundary.png"
 COST_ARTIFACT = "cost.png"
 SIGNAL_ARTIFACT = "signal_propagation.png"
 HISTOGRAMS_ARTIFACT = "activation_histograms.png"
+JACOBIAN_ARTIFACT = "jacobian_spectrum.png"
 CONFIG_ARTIFACT = "config/config.yaml"
 
 # MLflow's per-request limits for log_batch.

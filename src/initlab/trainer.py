@@ -17,6 +17,7 @@ import numpy as np
 
 from initlab.activations import Activation
 from initlab.network import Forward, Params, cross_entropy
+from initlab.optimizers import Optimizer, UpdateRule, batch_indices, batch_order, full_batch
 
 # Called at every logged iteration with (iteration, cost per replica): progress display.
 ProgressHook = Callable[[int, np.ndarray], None]
@@ -43,11 +44,30 @@ def _flat_like(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
     return flat, views
 
 
+class Batch:
+    """Activations and deltas of the network on one batch of ``m`` samples, allocated once.
+
+    ``X`` is the batch's input: the training set itself for full-batch training, else a
+    buffer that :meth:`Workspace.load_batch` fills.
+    """
+
+    def __init__(self, ws: Workspace, X: np.ndarray, Y: np.ndarray) -> None:
+        m = X.shape[1]
+        shapes = [(*w.shape[:-1], m) for w in ws.W]
+        self.Z = [np.empty(s) for s in shapes]
+        self.A = [X, *(np.empty(s) for s in shapes)]
+        self.dZ = [np.empty(s) for s in shapes]
+        self.dA = [np.empty(s) for s in shapes]
+        self.mask = [np.empty(s, dtype=bool) for s in shapes]
+        self.AT = [np.swapaxes(a, -1, -2) for a in self.A]
+        self.Y, self.inv_m = Y, 1.0 / m
+
+
 class Workspace:
-    """Parameters, activations and gradients of one training run, allocated once."""
+    """Parameters, gradients and per-batch activations of one training run, allocated once."""
 
     def __init__(self, params: Params, X: np.ndarray, Y: np.ndarray, act: Activation) -> None:
-        K, m = params.replicas, X.shape[1]
+        K = params.replicas
         arrays = [*params.weights, *params.biases]
         self.theta, views = _flat_like(arrays)
         self.grad, grad_views = _flat_like(arrays)
@@ -63,66 +83,78 @@ class Workspace:
         self.b = [pick(b) for b in self.params.biases]
         self.dW = [pick(w) for w in self.grads.weights]
         self.db = [pick(b) for b in self.grads.biases]
-        shapes = [(*w.shape[:-1], m) for w in self.W]
-        self.Z = [np.empty(s) for s in shapes]
-        self.A = [X, *(np.empty(s) for s in shapes)]
-        self.dZ = [np.empty(s) for s in shapes]
-        self.dA = [np.empty(s) for s in shapes]
-        self.mask = [np.empty(s, dtype=bool) for s in shapes]
         self.WT = [np.swapaxes(w, -1, -2) for w in self.W]
-        self.AT = [np.swapaxes(a, -1, -2) for a in self.A]
-        self.Y, self.act, self.inv_m = Y, act, 1.0 / m
+        self.X, self.Y, self.act = X, Y, act
         self.product = np.dot if self.single else np.matmul
+        self.full = Batch(self, X, Y)
+        self._batches: dict[int, Batch] = {}
 
-    def forward(self) -> None:
+    def batch(self, indices: np.ndarray) -> Batch:
+        """The buffers of a mini-batch, loaded with the samples ``indices``."""
+        size = len(indices)
+        if size not in self._batches:
+            inputs = np.empty((self.X.shape[0], size), self.X.dtype)
+            labels = np.empty((self.Y.shape[0], size), self.Y.dtype)
+            self._batches[size] = Batch(self, inputs, labels)
+        batch = self._batches[size]
+        np.take(self.X, indices, axis=1, out=batch.A[0])
+        np.take(self.Y, indices, axis=1, out=batch.Y)
+        return batch
+
+    def forward(self, batch: Batch) -> None:
         product, last = self.product, len(self.W) - 1
         for layer in range(last + 1):
-            z = self.Z[layer]
-            product(self.W[layer], self.A[layer], out=z)
+            z = batch.Z[layer]
+            product(self.W[layer], batch.A[layer], out=z)
             z += self.b[layer]
             if layer < last:
-                self.act.apply(z, self.A[layer + 1], self.mask[layer])
+                self.act.apply(z, batch.A[layer + 1], batch.mask[layer])
         # The output sigmoid as the course computes it: 1 / (1 + exp(-z)).
-        a = self.A[-1]
-        np.negative(self.Z[last], out=a)
+        a = batch.A[-1]
+        np.negative(batch.Z[last], out=a)
         with np.errstate(over="ignore"):
             np.exp(a, out=a)
         a += 1.0
         np.divide(1.0, a, out=a)
 
-    def backward(self) -> None:
+    def backward(self, batch: Batch) -> None:
         product, last = self.product, len(self.W) - 1
-        dz = self.dZ[last]
-        np.subtract(self.A[-1], self.Y, out=dz)
-        np.multiply(dz, self.inv_m, out=dz)
+        dz = batch.dZ[last]
+        np.subtract(batch.A[-1], batch.Y, out=dz)
+        np.multiply(dz, batch.inv_m, out=dz)
         for layer in range(last, -1, -1):
-            dz = self.dZ[layer]
-            product(dz, self.AT[layer], out=self.dW[layer])
+            dz = batch.dZ[layer]
+            product(dz, batch.AT[layer], out=self.dW[layer])
             np.add.reduce(dz, axis=-1, keepdims=True, out=self.db[layer])
             if layer > 0:
-                da = self.dA[layer - 1]
+                da = batch.dA[layer - 1]
                 product(self.WT[layer], dz, out=da)
                 self.act.backprop(
-                    da, self.Z[layer - 1], self.A[layer], self.dZ[layer - 1], self.mask[layer - 1]
-                )
-
-    def step(self, lr: float) -> None:
-        """θ ← θ - lr·∇θ for every parameter at once (the same operations as W - lr*dW)."""
-        np.multiply(self.grad, lr, out=self.grad)
-        np.subtract(self.theta, self.grad, out=self.theta)
+                    da, batch.Z[layer - 1], batch.A[layer], batch.dZ[layer - 1],
+                    batch.mask[layer - 1],
+                )  # fmt: skip
 
     def cost(self) -> np.ndarray:
-        logits = self.Z[-1] if not self.single else self.Z[-1][np.newaxis]
+        """The cost of the last full-batch forward pass, per replica."""
+        logits = self.full.Z[-1] if not self.single else self.full.Z[-1][np.newaxis]
         return cross_entropy(logits, self.Y)
 
     def forward_view(self) -> Forward:
-        """The current pre-activations and activations, shaped (K, n, m)."""
+        """The last full-batch pre-activations and activations, shaped (K, n, m)."""
         lift = (lambda a: a[np.newaxis]) if self.single else (lambda a: a)
-        return Forward([lift(z) for z in self.Z], [self.A[0], *(lift(a) for a in self.A[1:])])
+        full = self.full
+        return Forward([lift(z) for z in full.Z], [full.A[0], *(lift(a) for a in full.A[1:])])
 
 
-def resolve_engine(engine: str, act: Activation) -> str:
-    """``auto`` -> ``numba`` when it is installed and knows the activation, else ``numpy``."""
+# ``auto`` hands nets with a hidden layer at least this wide to NumPy: the compiled kernel's
+# row-by-row products beat NumPy's per-call overhead on small layers, but BLAS's blocked
+# matrix products win from about 64 units (bench/README.md has the measurements).
+WIDE_LAYER = 64
+
+
+def resolve_engine(engine: str, act: Activation, widest: int = 0) -> str:
+    """``auto`` -> ``numba`` when it is installed, knows the activation and the hidden layers
+    are narrower than WIDE_LAYER; else ``numpy``."""
     if engine == "numpy":
         return "numpy"
     from initlab import fastpath
@@ -131,6 +163,8 @@ def resolve_engine(engine: str, act: Activation) -> str:
     if engine == "numba" and not usable:
         why = "numba is not installed" if not fastpath.available() else f"it has no {act.name}"
         raise RuntimeError(f"trainer.engine=numba cannot run: {why}; use trainer.engine=numpy")
+    if engine == "auto" and widest >= WIDE_LAYER:
+        return "numpy"
     return "numba" if usable else "numpy"
 
 
@@ -140,9 +174,12 @@ def fit(
     Y: np.ndarray,
     act: Activation,
     *,
-    lr: float,
     iterations: int,
     log_every: int,
+    lr: float | None = None,
+    rule: UpdateRule | None = None,
+    batch_size: int = 0,
+    shuffle_seed: int = 0,
     on_log: ProgressHook | None = None,
     monitor: MonitorHook | None = None,
     engine: str = "numpy",
@@ -150,29 +187,64 @@ def fit(
 ) -> tuple[Params, History]:
     """Train a copy of ``params``; the cost is recorded at iterations 0, log_every, 2·log_every, ...
 
-    As in the course, the cost logged at iteration i is that of the parameters before step i.
+    The update is ``rule`` (an :class:`~initlab.optimizers.UpdateRule`; ``lr=`` alone means
+    plain gradient descent at that rate). ``batch_size`` 0 (or ≥ the set) trains on the whole
+    set every step, as the course does; otherwise on mini-batches in the order
+    :func:`~initlab.optimizers.batch_order` gives for ``shuffle_seed``. Either way the cost
+    logged at iteration i is that of the whole training set before step i, and the monitor
+    sees the whole set's forward pass and gradient.
     ``engine`` is ``numpy`` (this module's loop, the reference), ``numba`` (the compiled fast
     path) or ``auto``.
     """
-    if resolve_engine(engine, act) == "numba":
-        return _fit_compiled(params, X, Y, act, lr, iterations, log_every, on_log, monitor, dtype)
+    rule = _the_rule(lr, rule)
+    batching = not full_batch(X.shape[1], batch_size)
+    order = batch_order(X.shape[1], batch_size, iterations, shuffle_seed) if batching else None
+    # float32 exists only in the compiled engine: then auto keeps it whatever the width.
+    widest = max(params.layer_dims[1:-1], default=0) if dtype == "float64" else 0
+    if resolve_engine(engine, act, widest) == "numba":
+        return _fit_compiled(
+            params, X, Y, act, rule, iterations, log_every, order, batch_size, on_log, monitor,
+            dtype,
+        )  # fmt: skip
     ws = Workspace(params, X, Y, act)
+    optimizer = Optimizer(rule, ws.theta)
     steps, costs = [], []
+
+    def log(i: int) -> None:  # after a full-batch forward (and backward) pass
+        cost = ws.cost()
+        steps.append(i)
+        costs.append(cost)
+        if monitor is not None:
+            monitor(i, ws.params, ws.forward_view(), ws.grads)
+        if on_log is not None:
+            on_log(i, cost)
+
     for i in range(iterations):
-        ws.forward()
-        ws.backward()
-        if i % log_every == 0:
-            cost = ws.cost()
-            steps.append(i)
-            costs.append(cost)
-            if monitor is not None:
-                monitor(i, ws.params, ws.forward_view(), ws.grads)
-            if on_log is not None:
-                on_log(i, cost)
-        ws.step(lr)
-    ws.forward()
+        logged = i % log_every == 0
+        if not batching:
+            ws.forward(ws.full)
+            ws.backward(ws.full)
+            if logged:
+                log(i)
+        else:
+            if logged:  # the cost and the monitor are about the whole set
+                ws.forward(ws.full)
+                if monitor is not None:
+                    ws.backward(ws.full)
+                log(i)
+            batch = ws.batch(batch_indices(order, i, batch_size))
+            ws.forward(batch)
+            ws.backward(batch)
+        optimizer.step(ws.theta, ws.grad, ws.params, ws.grads)
+    ws.forward(ws.full)
     history = History(np.asarray(steps), np.stack(costs, axis=1), ws.cost())
     return ws.params.copy(), history
+
+
+def _the_rule(lr: float | None, rule: UpdateRule | None) -> UpdateRule:
+    if (lr is None) == (rule is None):
+        raise TypeError("fit needs exactly one of lr= (plain gradient descent) and rule=")
+    return rule if rule is not None else UpdateRule("gd", lr)
 
 
 # Without a monitor the compiled path still returns to Python this often, for progress lines.
@@ -184,24 +256,27 @@ def _fit_compiled(
     X: np.ndarray,
     Y: np.ndarray,
     act: Activation,
-    lr: float,
+    rule: UpdateRule,
     iterations: int,
     log_every: int,
+    order: np.ndarray | None,
+    batch_size: int,
     on_log: ProgressHook | None,
     monitor: MonitorHook | None,
     dtype: str,
 ) -> tuple[Params, History]:
     """The numba fast path, in chunks of whole logging intervals.
 
-    Gradient descent has no state besides the parameters, so consecutive chunks compute
-    exactly what one call would. Between chunks the diagnostics monitor (if any) looks at the
-    parameters with the NumPy forward and backward passes.
+    Consecutive chunks compute exactly what one call would: the rule's state and the step
+    count travel from one to the next. Between chunks the diagnostics monitor (if any) looks
+    at the parameters with the NumPy forward and backward passes on the whole set.
     """
     from initlab import fastpath
     from initlab.network import backward, forward
 
     chunk = log_every if monitor is not None else log_every * max(1, PROGRESS_CHUNK // log_every)
     options = {"slope": getattr(act, "slope", 0.01), "alpha": getattr(act, "alpha", 1.0)}
+    state = fastpath.new_state(params, rule, np.dtype(dtype).type)
     steps, costs = [], []
     done, final = 0, None
     while done < iterations:
@@ -210,10 +285,11 @@ def _fit_compiled(
             monitor(done, params, fwd, backward(params, fwd, Y, act))
         n = min(chunk, iterations - done)
         params, part = fastpath.fit_fast(
-            params, X, Y, act.name, lr=lr, iterations=n, log_every=log_every,
-            dtype=np.dtype(dtype).type, **options,
+            params, X, Y, act.name, rule=rule, iterations=n, log_every=log_every,
+            dtype=np.dtype(dtype).type, order=order, batch_size=batch_size, start=done,
+            state=state, **options,
         )  # fmt: skip
-        steps.append(part.steps + done)
+        steps.append(part.steps)
         costs.append(part.costs)
         if on_log is not None:
             on_log(done, part.costs[:, 0])

@@ -47,6 +47,15 @@ GRID = "init=zeros,random,he,xavier"  # the signature command's sweep
 LR, LOG_EVERY, SEED = 0.01, 100, 3  # the course's trainer and weight seed (conf/ defaults)
 COURSE_HIDDEN = [10, 5]
 BIG_HIDDEN, BIG_REPLICAS, BIG_SAMPLES, BIG_ITERATIONS = [100] * 50, 10, 1000, 3
+# A whole tracked run of a deep, wide ReLU net (figures included): model=deep_wide is 30 × 256.
+DEEP_WIDE_RUN = ["model=deep_wide", "trainer.iterations=50", "trainer.log_every=10"]
+# The optimizers' cost per run-iteration: every trainer option's rule on the course net.
+OPTIMIZERS = {  # name -> (rule arguments, batch size)
+    "gd": ({"kind": "gd", "lr": LR}, 0),
+    "sgd": ({"kind": "gd", "lr": 0.05}, 64),
+    "momentum": ({"kind": "momentum", "lr": 0.05}, 64),
+    "adam": ({"kind": "adam", "lr": 0.005}, 64),
+}
 FAST_RTOL = 1e-6  # a fast engine is valid if its final costs match fit's to this
 
 # (result key, comparison, target): printed as PASS/FAIL, never asserted.
@@ -57,6 +66,7 @@ CHECKS = (
     ("logging_fraction", "<", 0.10),
     ("peak_rss_mb_course_replicas", "<", 200.0),
     ("peak_rss_mb_big_net", "<", 2048.0),
+    ("peak_rss_mb_deep_wide_run", "<", 1024.0),
 )
 MIN_BATCHED_REPLICAS = 40  # the batched target is stated for at least this many replicas
 
@@ -218,6 +228,36 @@ def headline(engines: dict, key: str) -> tuple[float, str]:
     return timed[name], name
 
 
+def measure_optimizers(iterations: int, replicas: int, reps: int) -> dict[str, dict]:
+    """µs per iteration of one replica and per run-iteration of ``replicas`` stacked ones,
+    for every optimizer (conf/trainer/: gd full batch, the others on batches of 64)."""
+    from initlab.optimizers import UpdateRule
+
+    X, Y = course_data()
+    results: dict[str, dict] = {}
+    engine = "numba" if fast_engine()[0] is not None else "numpy"
+    contenders: dict[str, Callable[[], float]] = {}
+    for name, (rule_args, batch) in OPTIMIZERS.items():
+        for case, k in (("single", 1), ("batched", replicas)):
+            params = he_replicas(k, COURSE_HIDDEN)
+            run = partial(
+                fit, params, X, Y, RELU, rule=UpdateRule(**rule_args), iterations=iterations,
+                log_every=LOG_EVERY, batch_size=batch, engine=engine,
+            )  # fmt: skip
+            run()  # warm-up (compiles the kernels the first time)
+            contenders[f"{name}/{case}"] = partial(elapsed, run)
+    progress(f"timing the optimizers ({engine}): {reps} rounds of {iterations} iterations")
+    best = fastest(contenders, reps)
+    for name, (_, batch) in OPTIMIZERS.items():
+        results[name] = {
+            "engine": engine,
+            "batch_size": batch,
+            "single_us_per_iter": best[f"{name}/single"] / iterations * 1e6,
+            "batched_us_per_run_iter": best[f"{name}/batched"] / (iterations * replicas) * 1e6,
+        }
+    return results
+
+
 # --- end to end (subprocesses) -------------------------------------------------------------
 
 
@@ -336,6 +376,20 @@ def train_and_peak_rss_mb(engine_name: str, hidden, replicas, n_train, iteration
     return {"before_training": before, "peak": peak_rss_mb()}
 
 
+def run_and_children_peak_mb(args: list[str], store: str, workdir: str) -> float:
+    """Run ``python src/train.py ARGS`` from this (fresh, small) process; the largest peak RSS
+    of any process it ran (the job and its figure workers), in MB."""
+    run_train(args, Path(store), Path(workdir))
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**10  # KiB on Linux
+
+
+def measure_deep_wide_run(root: Path) -> float:
+    """Peak RSS of a whole tracked run of a 30 × 256 ReLU net on the course's 300 points."""
+    progress(f"peak RSS: python src/train.py {' '.join(DEEP_WIDE_RUN)}")
+    store = root / "deep-wide-store"
+    return in_fresh_process(run_and_children_peak_mb, DEEP_WIDE_RUN, str(store), str(store))
+
+
 def measure_memory(engine_name: str, replicas: int, iterations: int) -> dict[str, dict]:
     """Peak RSS of the 40-replica course run and of the big net, each in a fresh process."""
     progress(f"peak RSS: course net, {replicas} replicas, {iterations} iterations ({engine_name})")
@@ -391,6 +445,10 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="initlab-bench-") as tmp:
         grids = attempt("grids", lambda: measure_grids(e2e_reps, Path(tmp)), errors) or {}
         job_parts = attempt("logging", lambda: measure_logging(e2e_reps, Path(tmp)), errors)
+        deep_wide = attempt("deep-wide run", lambda: measure_deep_wide_run(Path(tmp)), errors)
+    optimizers = attempt(
+        "optimizers", lambda: measure_optimizers(args.iterations, args.replicas, args.reps), errors
+    )
     for name, engine in engines.items():
         if engine.get("valid"):
             measure = partial(measure_memory, name, MIN_BATCHED_REPLICAS, args.iterations)
@@ -413,6 +471,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "logging": job_parts,
         "peak_rss_mb_course_replicas": memory.get("course_replicas", {}).get("peak"),
         "peak_rss_mb_big_net": memory.get("big_net", {}).get("peak"),
+        "peak_rss_mb_deep_wide_run": deep_wide,
+        "optimizers": optimizers or {},
         "memory_engine": batched_engine,
         "engines": engines,
         "errors": errors,
@@ -469,6 +529,11 @@ def format_table(r: dict) -> str:
             f"{len(BIG_HIDDEN)}×{BIG_HIDDEN[0]} units, {BIG_REPLICAS} replicas, "
             f"{BIG_SAMPLES} samples, {r['memory_engine']}",
         ),
+        (
+            "peak_rss_mb_deep_wide_run",
+            show(r["peak_rss_mb_deep_wide_run"], ".0f", " MB"),
+            f"python src/train.py {' '.join(DEEP_WIDE_RUN)}: largest process, figures included",
+        ),
     ]
     verdicts = {True: "PASS", False: "FAIL", None: "n/a"}
     lines = [f"{'measurement':<28} {'value':>10}  {'target':<8} {'result':<6} notes", "-" * 100]
@@ -476,7 +541,8 @@ def format_table(r: dict) -> str:
         check = r["checks"].get(key)
         target, verdict = (check["target"], verdicts[check["pass"]]) if check else ("", "")
         lines.append(f"{key:<28} {value:>10}  {target:<8} {verdict:<6} {note}")
-    lines += ["", *engine_lines(r["engines"]), "", settings_line(r)]
+    lines += ["", *engine_lines(r["engines"]), "", *optimizer_lines(r["optimizers"])]
+    lines += ["", settings_line(r)]
     lines += [f"ERROR in {what}: {message}" for what, message in r["errors"].items()]
     return "\n".join(lines)
 
@@ -507,6 +573,16 @@ def engine_lines(engines: dict) -> list[str]:
         lines.append(f"  {name:<9} {', '.join(parts)}")
         for case, check in e["checks"].items():
             lines.append(f"  {'':<9} {case}: {check['reason']}")
+    return lines
+
+
+def optimizer_lines(optimizers: dict) -> list[str]:
+    lines = ["optimizers (course net, He; gd on the whole set, the others on batches of 64):"]
+    for name, o in optimizers.items():
+        lines.append(
+            f"  {name:<9} single {o['single_us_per_iter']:.1f} µs/iter, "
+            f"batched {o['batched_us_per_run_iter']:.2f} µs/run-iter ({o['engine']})"
+        )
     return lines
 
 

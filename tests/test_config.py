@@ -114,3 +114,60 @@ def test_experiment_presets_override_groups_and_top_level_keys(compose_cfg):
     assert s.tracking.experiment == "tanh_study"
     s = to_settings(compose_cfg("experiment=tanh_study", "init=lecun"))  # and the CLI wins
     assert s.init.name == "lecun"
+
+
+CLAIM_PRESETS = {  # preset -> number of jobs its own sweep (hydra.sweeper.params) runs
+    "he2015": 2,
+    "glorot2010": 4,
+    "saxe2014": 6,
+    "klambauer2017": 2,
+    "mishkin2016": 2,
+    "schoenholz2017": 50,
+}
+
+
+def test_every_preset_is_a_global_package_with_a_description():
+    from initlab.config import CONF_DIR
+
+    presets = sorted((CONF_DIR / "experiment").glob("*.yaml"))
+    assert {p.stem for p in presets} >= set(CLAIM_PRESETS)
+    for preset in presets:
+        first, second = preset.read_text(encoding="utf-8").splitlines()[:2]
+        assert first == "# @package _global_", preset.name
+        assert second.startswith("# ") and len(second) > 20, preset.name
+
+
+@pytest.mark.parametrize("preset,jobs", list(CLAIM_PRESETS.items()))
+def test_claim_presets_sweep_their_own_grid_and_every_job_validates(compose_cfg, preset, jobs):
+    """`-m experiment=<claim>` expands to the preset's grid; every job composes and passes the
+    checks, as the sweep callback's preflight will (the runs themselves: tests/test_claims.py)."""
+    from omegaconf import OmegaConf
+
+    from initlab.callbacks import expand_sweep
+    from initlab.config import CONF_DIR
+
+    # hydra.compose leaves Hydra's own node out of the config: read the preset's sweep itself.
+    params = OmegaConf.load(CONF_DIR / "experiment" / f"{preset}.yaml").hydra.sweeper.params
+    sweep = expand_sweep([f"experiment={preset}"], params)
+    assert len(sweep) == jobs
+    for overrides in sweep:
+        settings = to_settings(compose_cfg(*overrides))
+        assert settings.tracking.experiment == preset
+
+
+def test_deep_models_take_depth_and_width(compose_cfg):
+    s = to_settings(compose_cfg("model=deep"))
+    assert s.model.hidden_sizes == [64] * 30
+    s = to_settings(compose_cfg("model=deep_wide", "model.depth=3"))
+    assert s.model.hidden_sizes == [256] * 3
+    assert to_settings(compose_cfg("model.hidden=[7,3]")).model.hidden_sizes == [7, 3]
+
+
+def test_div_ties_one_setting_to_another(compose_cfg):
+    s = to_settings(
+        compose_cfg("model=deep", "model.depth=8", "trainer.lr='${div:0.004,${model.depth}}'")
+    )
+    assert s.trainer.lr == 0.004 / 8
+    assert flatten(compose_cfg("model=deep", "trainer.lr='${div:1,${model.depth}}'"))[
+        "trainer.lr"
+    ] == str(1 / 30)

@@ -424,3 +424,13 @@ def test_a_missing_file_fails_at_validation_with_its_resolved_path(compose_cfg, 
     assert not isinstance(info.value, DatasetError)
     with pytest.raises(ConfigError, match=rf"dataset\.{key}.*/abs/missing\.csv"):
         to_settings(compose_cfg("dataset=csv", f"dataset.{key}=/abs/missing.csv"))
+
+
+def test_gaussian_blobs_in_any_dimension():
+    from initlab.config import GaussianDataset
+
+    data = load_dataset(GaussianDataset(n_features=5, separation=4.0, cluster_std=0.1))
+    assert data.X_train.shape == (5, 300)
+    centres = [data.X_train[:, data.Y_train[0] == k].mean(axis=1) for k in (0, 1)]
+    assert np.linalg.norm(centres[1] - centres[0]) == pytest.approx(4.0, rel=0.02)
+    np.testing.assert_allclose(centres[1], centres[1].mean(), atol=0.05)  # on the diagonal

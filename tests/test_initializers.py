@@ -195,3 +195,15 @@ def test_init_bias_sets_every_bias(compose_cfg):
     params, _ = initialize(s.init, [2, 10, 5, 1], course_rng(3), RELU)
     for b in params.biases:
         np.testing.assert_array_equal(b, 0.01)
+
+
+def test_standard_is_glorots_uniform_one_over_sqrt_fan_in():
+    """U(±1/√n_in): Glorot & Bengio's eq. (1), torch.nn.Linear's default weight init."""
+    from initlab.config import GROUP_OPTIONS
+    from initlab.initializers import draw_weights
+
+    w = draw_weights(GROUP_OPTIONS["init"]["standard"], 400, 1000, np.random.default_rng(0))
+    bound = 1 / np.sqrt(400)
+    assert np.abs(w).max() <= bound * (1 + 1e-12)
+    assert np.abs(w).max() > 0.999 * bound
+    assert w.std() == pytest.approx(bound / np.sqrt(3), rel=0.01)

@@ -141,3 +141,16 @@ def test_history_records_log_points_and_the_final_cost(circles):
         rel=1e-15,
     )
     assert history.final_cost[0] < history.costs[0, 0]
+
+
+def test_probabilities_in_chunks_are_the_forward_pass():
+    """The boundary grid's chunked evaluation keeps one layer at a time: same numbers as
+    forward's output, whatever the chunk."""
+    from initlab.network import probabilities
+
+    act = make_activation(ReluActivation())
+    params = init_layers(HeInit(), [2, 16, 16, 16, 1], course_rng(5))
+    X = np.random.default_rng(0).standard_normal((2, 1000))
+    expected = forward(params, X, act).probs
+    for chunk in (1, 7, 256, 4096):
+        np.testing.assert_allclose(probabilities(params, X, act, chunk=chunk), expected, rtol=1e-12)

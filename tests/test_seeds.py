@@ -86,3 +86,36 @@ def test_seeds_log_one_nested_run_per_seed(tmp_path, store):
     job_artifacts = {a.path for a in client.list_artifacts(job.info.run_id)}
     assert {tracking.COST_ARTIFACT, tracking.BOUNDARY_ARTIFACT} <= job_artifacts
     assert "3 seeds, mean" in result.stderr + result.stdout
+
+
+def test_steps_to_target_is_the_first_logged_step_at_or_below_it(compose_cfg):
+    from initlab.recording import steps_to_target
+
+    result = train_and_evaluate(
+        to_settings(
+            compose_cfg(
+                "seeds=3", "trainer=adam", "trainer.iterations=600", "trainer.log_every=20",
+                "trainer.target_cost=0.3", "diagnostics=false",
+            )
+        )
+    )  # fmt: skip
+    steps, reached = steps_to_target(result)
+    costs, logged = result.history.costs, result.history.steps
+    for k in range(3):
+        first = next((s for s, c in zip(logged, costs[k], strict=True) if c <= 0.3), None)
+        if first is None:
+            assert not reached[k] and steps[k] == 600
+        else:
+            assert reached[k] and steps[k] == first
+    assert reached.any()
+    stats = seed_statistics(result)
+    assert stats["target_reached_fraction"] == pytest.approx(reached.mean())
+    assert stats["steps_to_target_mean"] == pytest.approx(steps.mean())
+    # Never reached: the run's length, a lower bound, flagged as not reached.
+    never = train_and_evaluate(
+        to_settings(
+            compose_cfg("trainer.iterations=50", "trainer.target_cost=0", "diagnostics=false")
+        )
+    )
+    steps, reached = steps_to_target(never)
+    assert steps.tolist() == [50] and not reached[0]

@@ -162,7 +162,39 @@ BAD_INPUTS = [
     (["-m", "init=zeros,he", "trainer.lr=0.1,-1"], ["trainer.lr", "> 0"]),
     (["-m", "trainer.lr=abc,0.1"], ["trainer.lr", "Float"]),
     (["-m", "model.hidden=[3],[]"], ["model.hidden"]),
+    (["dataset=csv", "dataset.path=nope.csv"], ["dataset.path", "nope.csv"]),
+    (["-m", "dataset=moons,csv", "dataset.path=nope.csv"], ["dataset.path", "nope.csv"]),
+    (["trainer=adam", "trainer.beta1=1.5"], ["trainer.beta1", "[0, 1)"]),
+    (["trainer=sgd", "trainer.batch_size=-1"], ["trainer.batch_size", ">= 0"]),
+    (["model=deep", "model.depth=0"], ["model.depth"]),
+    (["model=deep", "model.hidden=[3]"], ["model.hidden"]),
+    (["init.bias_std=-1"], ["init.bias_std", ">= 0"]),
 ]
+
+
+BAD_CSVS = {  # file text -> what the message must name besides the file
+    "a,b,label\n1,2,x\n3,oops,y\n5,6,x\n7,8,y\n": ["column 'b'", "oops"],
+    "a,b,label\n1,2,x\n3,4,y\n5,6,z\n7,8,y\n": ["label", "two"],
+    "a,b,label\n1,2,x\n3,nan,y\n5,6,x\n7,8,y\n": ["column 'b'"],
+}
+
+
+@pytest.mark.parametrize("text,expected", list(BAD_CSVS.items()), ids=["text", "classes", "nan"])
+@pytest.mark.parametrize("mode", [[], ["-m", "init=he,xavier"]], ids=["single", "multirun"])
+def test_a_bad_csv_stops_before_any_run(tmp_path, store, text, expected, mode):
+    data = tmp_path / "bad data.csv"
+    data.write_text(text)
+    result = run_cli(
+        *mode, "dataset=csv", f"dataset.path='{data}'", "dataset.test_fraction=0.5",
+        uri=store, cwd=tmp_path,
+    )  # fmt: skip
+    message = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "bad data.csv" in message, message
+    for fragment in expected:
+        assert fragment in message, message
+    assert "Traceback" not in message
+    assert _runs(store) == [] if (tmp_path / "mlruns" / "mlflow.db").exists() else True
 
 
 @pytest.mark.parametrize(

@@ -199,6 +199,11 @@ class LecunInit(VarianceScalingInit):
     name: str = "lecun"
 
 
+# Glorot & Bengio's "standard" init, U(±1/√n_in), is LeCun's uniform rule with gain 1/√3
+# (the bound of U(±a) with std g/√n is a = √3·g/√n). It is also torch.nn.Linear's default.
+STANDARD_GAIN = "0.5773502691896258"
+
+
 @dataclass
 class OrthogonalInit(InitConfig):
     """Saxe et al. 2014: a (semi-)orthogonal matrix times gain; works for non-square layers."""
@@ -402,17 +407,19 @@ class XorDataset(GeneratedDataset):
 
 @dataclass
 class GaussianDataset(GeneratedDataset):
-    """Two Gaussian blobs (sklearn's make_blobs) whose centres are ``separation`` apart on
-    the diagonal; each blob's std is ``cluster_std`` (``noise`` adds to it). Linearly separable
-    up to the blobs' overlap."""
+    """Two Gaussian blobs (sklearn's make_blobs) in ``n_features`` dimensions whose centres are
+    ``separation`` apart on the diagonal; each blob's std is ``cluster_std`` (``noise`` adds to
+    it). Linearly separable up to the blobs' overlap."""
 
     name: str = "gaussian"
     noise: float = 0.0
     separation: float = 3.0
     cluster_std: float = 0.5
+    n_features: int = 2
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        _require(self.n_features >= 1, "dataset.n_features", ">= 1", self.n_features)
         _require(
             math.isfinite(self.separation) and self.separation >= 0,
             "dataset.separation",
@@ -691,6 +698,9 @@ GROUP_OPTIONS: dict[str, dict[str, object]] = {
         "kaiming_uniform": HeInit(name="kaiming_uniform", distribution=Distribution.uniform),
         "lecun": LecunInit(),
         "lecun_uniform": LecunInit(name="lecun_uniform", distribution=Distribution.uniform),
+        "standard": LecunInit(
+            name="standard", distribution=Distribution.uniform, gain=STANDARD_GAIN
+        ),
         "orthogonal": OrthogonalInit(),
         "identity": IdentityInit(),
         "sparse": SparseInit(),

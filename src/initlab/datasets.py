@@ -139,14 +139,19 @@ def make_moons(n_samples: int, noise: float, seed: int) -> tuple[np.ndarray, np.
     return sklearn_moons(n_samples=n_samples, noise=noise, random_state=np.random.RandomState(seed))
 
 
-def gaussian_centres(separation: float) -> np.ndarray:
+def gaussian_centres(separation: float, n_features: int = 2) -> np.ndarray:
     """The two blobs' centres: ``separation`` apart on the diagonal, around the origin."""
-    c = separation / (2 * math.sqrt(2))
-    return np.array([[-c, -c], [c, c]])
+    c = separation / (2 * math.sqrt(n_features))
+    return np.array([[-c] * n_features, [c] * n_features])
 
 
 def make_gaussian(
-    n_samples: int, separation: float, cluster_std: float, noise: float, seed: int
+    n_samples: int,
+    separation: float,
+    cluster_std: float,
+    noise: float,
+    seed: int,
+    n_features: int = 2,
 ) -> tuple[np.ndarray, np.ndarray]:
     """sklearn's make_blobs around :func:`gaussian_centres` (class i = centre i); ``noise``,
     when > 0, adds Gaussian noise drawn next from the same stream."""
@@ -155,7 +160,7 @@ def make_gaussian(
     rng = np.random.RandomState(seed)
     X, y = make_blobs(
         n_samples=n_samples,
-        centers=gaussian_centres(separation),
+        centers=gaussian_centres(separation, n_features),
         cluster_std=cluster_std,
         random_state=rng,
     )
@@ -165,7 +170,7 @@ def make_gaussian(
 
 
 def _generate(cfg: GeneratedDataset, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One draw of a generated set, in the course's layout: X (2, n), Y (1, n)."""
+    """One draw of a generated set, in the course's layout: X (features, n), Y (1, n)."""
     if isinstance(cfg, CirclesDataset):
         # The course path: np.random.seed(seed) then make_circles, reproduced bit for bit.
         X, y = make_circles(n, cfg.noise, cfg.factor, course_rng(seed))
@@ -174,7 +179,7 @@ def _generate(cfg: GeneratedDataset, n: int, seed: int) -> tuple[np.ndarray, np.
     elif isinstance(cfg, XorDataset):
         X, y = make_xor(n, cfg.noise, np.random.default_rng(seed))
     elif isinstance(cfg, GaussianDataset):
-        X, y = make_gaussian(n, cfg.separation, cfg.cluster_std, cfg.noise, seed)
+        X, y = make_gaussian(n, cfg.separation, cfg.cluster_std, cfg.noise, seed, cfg.n_features)
     elif isinstance(cfg, SpiralDataset):
         X, y = make_spiral(n, cfg.noise, cfg.turns, np.random.default_rng(seed))
     else:

@@ -37,6 +37,13 @@ MARKDOWN_FILE = "report.md"
 HTML_FILE = "report.html"
 CURVES_FILE = "cost_curves.png"
 BOUNDARIES_FILE = "decision_boundaries.png"
+PHASE_FILE = "phase_diagram.png"
+PHASE_NOTE = (
+    "Each cell is one run: its training accuracy (%) at its (σ_w, σ_b), as recorded at init "
+    "(`init/mean_field/sigma_w2`, `sigma_b2`). Red: the order-to-chaos line χ₁ = 1 of "
+    "mean-field theory; dashed: where the depth L equals 6ξ_c (Schoenholz et al. 2017), "
+    "the band in which a net this deep should train."
+)
 NO_OVERRIDES = "defaults"  # the overrides tag of a job run with no overrides
 TRAIN_COMMAND = "python src/train.py"
 MISSING = "-"  # table cell of a metric the run never logged (e.g. a failed job)
@@ -68,6 +75,12 @@ class RunRow:
     test_accuracy: float | None
     steps: tuple[int, ...]
     costs: tuple[float, ...]
+    # For the phase diagram: the mean-field point the run recorded at init (None if not).
+    sigma_w: float | None = None
+    sigma_b: float | None = None
+    depth: int | None = None
+    activation: tuple[tuple[str, str], ...] = ()  # the activation's params, name first
+    bias_mean: float = 0.0
 
     @property
     def label(self) -> str:
@@ -87,6 +100,7 @@ class Report:
     boundaries_missing: list[str]  # labels of runs without a decision-boundary plot
     has_curves: bool
     has_boundaries: bool
+    has_phase_diagram: bool = False
 
 
 # --- command line ------------------------------------------------------------------------
@@ -179,6 +193,7 @@ def build_report(uri: str, experiment: str | None, run_id: str | None, out: Path
     except MlflowException as exc:
         raise ReportError(f"MLflow ({uri}): {exc.message}", exit_code=1) from exc
     has_curves = plot_cost_curves(rows, out_dir / CURVES_FILE)
+    has_phase_diagram = plot_phase(rows, out_dir / PHASE_FILE)
     report = Report(
         experiment=exp.name,
         parent_id=parent.info.run_id if parent else None,
@@ -189,6 +204,7 @@ def build_report(uri: str, experiment: str | None, run_id: str | None, out: Path
         boundaries_missing=[r.label for r in rows if r.run_id not in images],
         has_curves=has_curves,
         has_boundaries=has_boundaries,
+        has_phase_diagram=has_phase_diagram,
     )
     md_path = out_dir / MARKDOWN_FILE
     md_path.write_text(render_markdown(report), encoding="utf-8", newline="\n")
@@ -286,7 +302,28 @@ def to_row(client: MlflowClient, run: Run) -> RunRow:
         test_accuracy=metrics.get("test_accuracy", metrics.get("test_accuracy_mean")),
         steps=tuple(m.step for m in history),
         costs=tuple(m.value for m in history),
+        sigma_w=_sqrt(metrics.get("init/mean_field/sigma_w2")),
+        sigma_b=_sqrt(metrics.get("init/mean_field/sigma_b2")),
+        depth=int(metrics["init/mean_field/depth"]) if "init/mean_field/depth" in metrics else None,
+        activation=_activation_params(tags, run.data.params),
+        bias_mean=float(run.data.params.get("init.bias", 0.0)),
     )
+
+
+def _activation_params(tags: dict[str, str], params: dict[str, str]) -> tuple:
+    """(("name", <choice>), (param, value), ...): the activation as its run configured it."""
+    prefix = "activation."
+    extra = sorted(
+        (key.removeprefix(prefix), value)
+        for key, value in params.items()
+        if key.startswith(prefix) and key != "activation.name"
+    )
+    return (("name", tags.get("activation", "")), *extra)
+
+
+def _sqrt(value: float | None) -> float | None:
+    """σ from a recorded σ², rounded so that σ_w = 0.75 (σ² = 0.5625) reads 0.75 again."""
+    return None if value is None else round(math.sqrt(value), 12)
 
 
 def _job_order(row: RunRow) -> tuple[int, int, str, str]:
@@ -337,6 +374,33 @@ def plot_cost_curves(rows: Sequence[RunRow], path: Path) -> bool:
     ax.legend(fontsize="small")
     figure.tight_layout()
     _save(figure, path)
+    return True
+
+
+def phase_sweep(rows: Sequence[RunRow]):  # -> initlab.phase_diagram.PhaseSweep | None
+    """The finished runs as points of a (σ_w, σ_b) grid, if they share activation and depth."""
+    from initlab.phase_diagram import PhasePoint, PhaseSweep
+
+    done = [
+        r for r in rows
+        if r.status == "FINISHED" and r.sigma_w is not None and r.sigma_b is not None
+        and r.train_accuracy is not None and r.depth is not None
+    ]  # fmt: skip
+    if not done or len({(r.activation, r.depth, r.bias_mean) for r in done}) != 1:
+        return None
+    points = [PhasePoint(r.sigma_w, r.sigma_b, r.train_accuracy) for r in done]  # type: ignore[arg-type]
+    return PhaseSweep(points, dict(done[0].activation), done[0].depth, done[0].bias_mean)  # type: ignore[arg-type]
+
+
+def plot_phase(rows: Sequence[RunRow], path: Path) -> bool:
+    """The phase diagram when the sweep spans several σ_w and σ_b; False (no file) otherwise."""
+    from initlab.phase_diagram import is_phase_sweep, plot_phase_diagram
+
+    sweep = phase_sweep(rows)
+    if not is_phase_sweep(sweep):
+        path.unlink(missing_ok=True)
+        return False
+    plot_phase_diagram(sweep, path, _new_figure, _save)
     return True
 
 
@@ -477,7 +541,7 @@ def sections(report: Report) -> list[tuple[str, str | None, str]]:
             BOUNDARIES_FILE if report.has_boundaries else None,
             _missing_note("decision boundary plot", report.boundaries_missing),
         ),
-    ]
+    ] + ([("Phase diagram", PHASE_FILE, PHASE_NOTE)] if report.has_phase_diagram else [])
 
 
 def render_markdown(report: Report) -> str:

@@ -1,0 +1,88 @@
+"""Figures that follow the data: the boundary's window and plane, the theory figures' edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from initlab import plots
+from initlab.plots import Plane, decision_grid
+
+
+def _render(figure) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, **plots.SAVE_KWARGS)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_the_boundary_window_follows_the_datas_range(scale):
+    points = np.random.default_rng(0).uniform(-1, 1, (2, 200)) * scale + 5 * scale
+    xx, yy = decision_grid(points)
+    span = np.ptp(points, axis=1).max()
+    assert xx.min() < points[0].min() and xx.max() > points[0].max()
+    assert yy.min() < points[1].min() and yy.max() > points[1].max()
+    assert xx.max() - xx.min() < 3 * span  # padded, not a fixed ±1 around it
+    assert xx.size < 250_000  # ~GRID_POINTS² whatever the scale
+
+
+def test_the_course_window_is_the_courses_padding():
+    """On circles (span ~2.2) the pad is ~1, as the course's step-0.01 grid padded by 1."""
+    from initlab.config import CirclesDataset
+    from initlab.datasets import load_dataset
+
+    X = load_dataset(CirclesDataset()).X_train
+    xx, _ = decision_grid(X)
+    assert xx.min() == pytest.approx(X[0].min() - 1.0, abs=0.05)
+    assert 150_000 < xx.size < 200_000
+
+
+def test_planes_for_one_two_and_many_features():
+    X2 = np.random.default_rng(1).standard_normal((2, 50))
+    plane = Plane.of(X2, ("petal", "sepal"))
+    np.testing.assert_array_equal(plane.coords(X2), X2)
+    assert plane.labels == ("petal", "sepal")
+    X5 = np.random.default_rng(2).standard_normal((5, 400)) * np.array([[5], [3], [1], [1], [1]])
+    plane = Plane.of(X5)
+    assert np.allclose(plane.basis.T @ plane.basis, np.eye(2))  # orthonormal directions
+    assert abs(plane.basis[0, 0]) > 0.99 and abs(plane.basis[1, 1]) > 0.99  # the two widest
+    uv = np.array([[0.5], [-1.0]])
+    np.testing.assert_allclose(plane.coords(plane.inputs(uv)), uv)  # a round trip in the plane
+    plane = Plane.of(np.arange(10.0)[np.newaxis])
+    assert plane.basis.shape == (1, 2) and plane.labels[1] == "(no second input)"
+
+
+@pytest.mark.parametrize("features", [1, 2, 3])
+def test_boundary_figures_draw_any_number_of_features(features):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((features, 60))
+    Y = (X[0] > 0).astype(int)[np.newaxis]
+    seen = []
+
+    def predict(inputs: np.ndarray) -> np.ndarray:
+        seen.append(inputs.shape)
+        return (inputs[0] > 0).astype(int)
+
+    png = _render(plots.decision_boundary_figure(predict, X, Y, X, Y, title="t"))
+    assert png.startswith(b"\x89PNG")
+    assert seen and seen[0][0] == features  # the network sees its own input dimension
+
+
+def test_theory_figures_draw_degenerate_spectra():
+    zeros = np.zeros((4, 10))
+    point = {
+        "sigma_w2": 0.0, "sigma_b2": 0.0, "q_star": 0.0, "chi1": 0.0, "phase": "ordered",
+        "depth_scale": 0.0,
+    }  # fmt: skip
+    assert _render(plots.jacobian_spectrum_figure(zeros, point, depth=3)).startswith(b"\x89PNG")
+    spread = np.geomspace(1e-8, 10, 40)
+    point |= {"chi1": 1.0, "phase": "critical", "depth_scale": np.inf}
+    assert _render(plots.jacobian_spectrum_figure(spread, point, depth=30)).startswith(b"\x89PNG")
+
+
+def test_shown_layers_spread_from_first_to_last():
+    assert plots.shown_layers(4) == [1, 2, 3, 4]
+    shown = plots.shown_layers(30)
+    assert shown[0] == 1 and shown[-1] == 30 and len(shown) == plots.MAX_PANELS

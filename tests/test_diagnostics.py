@@ -185,3 +185,30 @@ def test_bias_std_draws_biases_and_enters_the_recursion():
     assert without[0]["z_std_predicted"] ** 2 == pytest.approx(
         layers[0]["z_std_predicted"] ** 2 - 0.25, rel=1e-9
     )
+
+
+@pytest.mark.parametrize(
+    "act_name,init,sigma_w2,chi1",
+    [
+        ("relu", HeInit(), 2.0, 1.0),  # He: the ReLU critical point
+        ("relu", GROUP_OPTIONS["init"]["xavier"], 1.0, 0.5),  # square layers: 2/(n+n) = 1/n
+        ("linear", GROUP_OPTIONS["init"]["orthogonal"], 1.0, 1.0),
+        ("tanh", LecunInit(gain="0.5"), 0.25, 0.25),  # ordered, q* = 0: χ₁ = σ_w² φ'(0)²
+    ],
+)
+def test_theory_diagnostics_give_the_nets_mean_field_point(act_name, init, sigma_w2, chi1):
+    from initlab.diagnostics import theory_diagnostics
+
+    act = make_activation(GROUP_OPTIONS["activation"][act_name])
+    X = np.random.default_rng(0).standard_normal((2, 200))
+    params = init_layers(init, [2, 40, 40, 40, 1], np.random.default_rng(1), act)
+    scalars, spectrum, point = theory_diagnostics(params, init, X, act)
+    assert scalars["init/mean_field/sigma_w2"] == pytest.approx(sigma_w2, rel=1e-9)
+    assert scalars["init/mean_field/chi1"] == pytest.approx(chi1, abs=1e-6)
+    assert scalars["init/mean_field/depth"] == 3
+    assert spectrum.shape == (16, 40)  # 16 examples, 40 singular values each
+    if act_name == "relu" and chi1 == 1.0:  # marginal: q* is where the data put layer 1
+        first_layer_variance = 2 * (2.0 / 2) * float(np.mean(X * X))  # n_in · Var(W) · E[x²]
+        assert point.q_star == pytest.approx(first_layer_variance, rel=1e-9)
+    if act_name == "linear":  # a product of orthogonal matrices: an isometry
+        np.testing.assert_allclose(spectrum, 1.0, rtol=1e-9)

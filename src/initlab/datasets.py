@@ -404,6 +404,7 @@ def _build(cfg: DatasetConfig) -> Dataset:
     if isinstance(cfg, GeneratedDataset):
         X_train, Y_train = _generate(cfg, cfg.n_train, cfg.train_seed)
         X_test, Y_test = _generate(cfg, cfg.n_test, cfg.test_seed)
+        feature_names = tuple(f"x{i + 1}" for i in range(X_train.shape[0]))
     elif isinstance(cfg, CsvDataset):
         X_train, Y_train, X_test, Y_test, feature_names, classes = _load_csv(cfg)
         paths = [cfg.path] if cfg.test_path is None else [cfg.path, cfg.test_path]

@@ -121,18 +121,10 @@ def initial_diagnostics(
     expected_std = [
         expected_weight_std(cfg, n_in, n_out, act) for n_in, n_out in itertools.pairwise(dims)
     ]
-    expected_mean = [
-        expected_weight_mean(cfg, n_in, n_out, act) for n_in, n_out in itertools.pairwise(dims)
-    ]
-    # The recursion needs E[W²]. LSUV rescales on data, so only its realised weights know it.
-    data_dependent = cfg.name == "lsuv"
-    second_moments = [
-        float(np.mean(w * w)) if data_dependent else sd * sd + m * m
-        for w, sd, m in zip(one.weights, expected_std, expected_mean, strict=True)
-    ]
     prediction = predict_signal(
-        dims, second_moments, [cfg.bias] * len(dims[1:]), X, act, cfg.bias_std**2
-    )
+        dims, weight_second_moments(one, cfg, act), [cfg.bias] * len(dims[1:]), X, act,
+        cfg.bias_std**2,
+    )  # fmt: skip
     layers = []
     last = len(one.weights) - 1
     for layer, (w, b) in enumerate(zip(one.weights, one.biases, strict=True)):
@@ -270,23 +262,25 @@ class TrainingMonitor:
 # --- the theory at initialization: mean field and the Jacobian's spectrum -----------------
 
 
-def effective_sigma_w2(params: Params, cfg: InitConfig, act: Activation) -> float:
+def weight_second_moments(one: Params, cfg: InitConfig, act: Activation) -> list[float]:
+    """E[W²] of every layer of one replica, as the scheme's formula gives it. LSUV rescales
+    on data, so only its realised weights know it."""
+    if cfg.name == "lsuv":
+        return [float(np.mean(w * w)) for w in one.weights]
+    moments = []
+    for n_in, n_out in itertools.pairwise(one.layer_dims):
+        sd = expected_weight_std(cfg, n_in, n_out, act)
+        mean = expected_weight_mean(cfg, n_in, n_out, act)
+        moments.append(sd * sd + mean * mean)
+    return moments
+
+
+def effective_sigma_w2(one: Params, cfg: InitConfig, act: Activation) -> float:
     """σ_w² = n_in · E[W²] of the hidden-to-hidden layers (their mean; the first layer's
-    when there is only one hidden layer), as the scheme's formula gives it (LSUV: as drawn)."""
-    one = params.replica(0)
-    dims = one.layer_dims
+    when there is only one hidden layer)."""
+    dims, moments = one.layer_dims, weight_second_moments(one, cfg, act)
     layers = list(range(1, len(dims) - 2)) or [0]  # hidden -> hidden weight matrices
-    values = []
-    for layer in layers:
-        n_in, n_out = dims[layer], dims[layer + 1]
-        if cfg.name == "lsuv":
-            second = float(np.mean(one.weights[layer] ** 2))
-        else:
-            sd = expected_weight_std(cfg, n_in, n_out, act)
-            mean = expected_weight_mean(cfg, n_in, n_out, act)
-            second = sd * sd + mean * mean
-        values.append(n_in * second)
-    return float(np.mean(values))
+    return float(np.mean([dims[layer] * moments[layer] for layer in layers]))
 
 
 def theory_diagnostics(
@@ -297,7 +291,13 @@ def theory_diagnostics(
     :mod:`initlab.jacobian`), as metrics ``init/mean_field/...``, the spectrum and the point."""
     from initlab import meanfield
 
-    point = meanfield.summary(act, effective_sigma_w2(params, cfg, act), cfg.bias_std**2, cfg.bias)
+    one = params.replica(replica)
+    # Where the length map starts: the first layer's variance on these data. It matters only
+    # for marginal maps (linear at σ_w² = 1, ReLU at 2), where every q is a fixed point.
+    q0 = one.layer_dims[0] * weight_second_moments(one, cfg, act)[0] * float(np.mean(X * X))
+    q0 += cfg.bias_std**2
+    sigma_w2, sigma_b2 = effective_sigma_w2(one, cfg, act), cfg.bias_std**2
+    point = meanfield.summary(act, sigma_w2, sigma_b2, cfg.bias, q0=q0 if q0 > 0 else 1.0)
     values = jacobian_singular_values(params, X, act, replica=replica)
     scalars = {f"init/jacobian/{k}": v for k, v in jacobian_summary(values).items()}
     for key in ("sigma_w2", "sigma_b2", "q_star", "chi1", "c_star", "chi_c", "depth_scale"):

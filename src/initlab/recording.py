@@ -60,7 +60,8 @@ def _title(result: Trained) -> str:
 
 
 def _title_of(settings: Config) -> str:
-    return f"init={settings.init.name}, activation={settings.activation.name}"
+    title = f"init={settings.init.name}, activation={settings.activation.name}"
+    return title if settings.dataset.name == "circles" else f"{title}, {settings.dataset.name}"
 
 
 def _diagnostic_metrics(result: Trained, replica: int) -> tuple[dict[str, float], list]:
@@ -122,7 +123,10 @@ def _boundary_figure(result: Trained, replica: int) -> FigureSpec:
             "X_train": data.X_train, "Y_train": data.Y_train,
             "X_test": data.X_test, "Y_test": data.Y_test,
             "title": f"Decision boundary: {_title(result)}",
-            "feature_names": data.feature_names,
+            "feature_names": tuple(
+                f"{name} (standardized)" if data.feature_mean is not None else name
+                for name in data.feature_names
+            ),
         },
     )  # fmt: skip
 

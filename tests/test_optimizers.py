@@ -224,3 +224,21 @@ def test_every_trainer_option_trains_the_course_problem(compose_cfg):
         )
         result = train_and_evaluate(settings)
         assert result.train_accuracy[0] > 0.98, option
+
+
+def test_the_batch_order_is_the_same_step_by_step_or_in_chunks():
+    """BatchOrder makes epochs as training reaches them and forgets the past: the NumPy
+    engine asks step by step, the compiled one chunk by chunk; both see batch_order's."""
+    from initlab.optimizers import BatchOrder
+
+    whole = batch_order(50, 7, iterations=300, seed=4)
+    stepwise = BatchOrder(50, 7, seed=4)
+    for i in range(300):
+        np.testing.assert_array_equal(stepwise.indices(i), batch_indices(whole, i, 7))
+    chunked = BatchOrder(50, 7, seed=4)
+    for start in range(0, 300, 40):
+        epochs, first = chunked.chunk(start, min(40, 300 - start))
+        np.testing.assert_array_equal(epochs, whole[first : first + len(epochs)])
+        assert len(chunked._rows) == len(epochs)  # nothing kept from before the chunk
+    with pytest.raises(ValueError, match="forgotten"):
+        chunked.indices(0)

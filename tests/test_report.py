@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from initlab import tracking
@@ -211,3 +212,23 @@ def test_help_does_not_import_mlflow_or_matplotlib() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().endswith("[]")
+
+
+def test_the_phase_diagram_needs_a_grid_with_each_cell_once(tmp_path, monkeypatch):
+    from initlab import phase_diagram
+    from initlab.phase_diagram import PhasePoint, PhaseSweep, is_phase_sweep, plot_phase_diagram
+    from initlab.report import _new_figure, _save
+
+    tanh = {"name": "tanh"}
+    grid = [PhasePoint(w, b, 0.5 + 0.1 * i) for i, (w, b) in enumerate(
+        [(1.0, 0.0), (2.0, 0.0), (1.0, 0.5), (2.0, 0.5)])]  # fmt: skip
+    assert is_phase_sweep(PhaseSweep(grid, tanh, 30, 0.0))
+    assert not is_phase_sweep(PhaseSweep(grid[:2], tanh, 30, 0.0))  # one σ_b only
+    twice = [*grid, PhasePoint(1.0, 0.0, 0.9)]  # e.g. two seeds in one cell
+    assert not is_phase_sweep(PhaseSweep(twice, tanh, 30, 0.0))
+    monkeypatch.setattr(phase_diagram, "THEORY_GRID", (6, 3))  # the lines only need a sketch
+    path = tmp_path / "phase.png"
+    plot_phase_diagram(PhaseSweep(grid, tanh, 30, 0.0), path, _new_figure, _save)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    lines = phase_diagram.theory(PhaseSweep(grid, tanh, 30, 0.0), np.array([1.0]), np.array([0.0]))
+    assert lines["critical"][0] == pytest.approx(1.0, abs=1e-6)  # tanh at σ_b = 0: σ_w = 1

@@ -287,3 +287,14 @@ def test_a_sweep_over_experiments_gets_a_parent_in_each(tmp_path, store):
         assert jobs[0].data.tags[tracking.PARENT_TAG] == parents[0].info.run_id
         assert jobs[0].data.tags["activation"] == activation
         assert parents[0].info.status == "FINISHED"
+
+
+def test_a_csv_run_records_which_file_and_which_labels(tmp_path, store):
+    result = run_cli("dataset=csv", "trainer.iterations=20", "diagnostics=false", uri=store,
+                     cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (run,) = _runs(store)
+    params = run.data.params
+    assert params["dataset.classes"] == "0=versicolor, 1=virginica"
+    digest, name = params["dataset.file1.sha256"].split()
+    assert name == "iris_versicolor_virginica.csv" and len(digest) == 64

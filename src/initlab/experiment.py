@@ -195,6 +195,8 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     params = flatten(cfg)
     for number, (path, digest) in enumerate(data.files, start=1):  # which file, which content
         params[f"dataset.file{number}.sha256"] = f"{digest} {os.path.basename(path)}"
+    if tuple(data.classes) != (0, 1):  # which of a CSV's labels became class 1
+        params["dataset.classes"] = f"0={data.classes[0]}, 1={data.classes[1]}"
     with tracking.tracked_run(
         client, uri, experiment_id, name=job.name, tags=tags,
         parent_run_id=sweep_parent(uri, settings.tracking.experiment),
@@ -205,19 +207,24 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         start = _in_background(recording.record_start, client, run_id, cfg, settings.seeds)
         logging_seconds = time.perf_counter() - clock
         early: dict[str, Future] = {}
+        states: list[recording.InitialStates] = []  # the initial diagnostics, computed once
 
         def draw_initial_state(initial: Params, data: Dataset, act: Activation) -> None:
+            states.append(recording.InitialStates(settings, initial, data, act))
             if settings.diagnostics and settings.seeds == 1:  # drawn while the job trains
-                early.update(render.submit(recording.initial_figures(settings, initial, data, act)))
+                early.update(render.submit(recording.initial_figures(states[0])))
 
         # A batching launcher may have trained this job already, stacked with its siblings.
         result = batching.claim(cfg) or train_and_evaluate(settings, job.name, draw_initial_state)
         clock = time.perf_counter()
         start.result()
+        initial_states = states[0] if states else recording.InitialStates.of(result)
         if settings.seeds == 1:
-            recording.record_run(client, run_id, cfg, result, replica=0, drawing=early)
+            recording.record_run(
+                client, run_id, cfg, result, replica=0, drawing=early, states=initial_states
+            )
         else:
-            recording.record_seed_summary(client, run_id, cfg, result)
+            recording.record_seed_summary(client, run_id, cfg, result, initial_states)
             for k, seed in enumerate(result.seeds):
                 seed_tags = tags | {tracking.ROLE_TAG: "seed", tracking.SEED_TAG: str(seed)}
                 with tracking.tracked_run(
@@ -226,7 +233,10 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
                 ) as seed_run:  # fmt: skip
                     tracking.log_params(client, seed_run, params | {"seed": str(seed)})
                     recording.record_start(client, seed_run, cfg, seeds=1)
-                    recording.record_run(client, seed_run, cfg, result, replica=k, figures=False)
+                    recording.record_run(
+                        client, seed_run, cfg, result, replica=k, figures=False,
+                        states=initial_states,
+                    )  # fmt: skip
         # The time this job waited for MLflow and its figures (the last write excepted).
         logging_seconds += time.perf_counter() - clock
         tracking.log_metrics(client, run_id, {"logging_seconds": logging_seconds})

@@ -377,13 +377,13 @@ def _load_batch(X, Y, order, epoch, first, size, A, Yb):
 @njit(cache=True, fastmath=_FASTMATH, nogil=True)
 def _train_one(
     theta, dims, woff, boff, roff, X, Y, code, p, iterations, log_every, costs,
-    rule, state, start, order, batch_size,
+    rule, state, start, order, first_epoch, batch_size,
 ):  # fmt: skip
     """Train one replica in place on ``theta`` (and its rule's ``state`` rows) for steps
     start .. start + iterations - 1; returns the whole set's cost after the last step.
 
     ``batch_size`` 0 trains on the whole set; otherwise step i trains on the samples
-    ``order[e, j·b : (j+1)·b]``, (e, j) = divmod(i, steps per epoch).
+    ``order[e - first_epoch, j·b : (j+1)·b]``, (e, j) = divmod(i, steps per epoch).
     """
     m = X.shape[1]
     A, G, logits, D, D_prev, _ = _buffers(dims, roff, m, X)
@@ -405,7 +405,7 @@ def _train_one(
             if logged:
                 _forward(theta, dims, woff, boff, roff, A, G, logits, code, p)
                 costs[(i - start) // log_every] = _cost(logits, Y)
-            epoch, j = i // per_epoch, i % per_epoch
+            epoch, j = i // per_epoch - first_epoch, i % per_epoch
             if j < per_epoch - 1:
                 _load_batch(X, Y, order, epoch, j * batch_size, batch_size, Ab, Yb)
                 _forward(theta, dims, woff, boff, roff, Ab, Gb, logits_b, code, p)
@@ -542,6 +542,7 @@ def fit_fast(
     dtype: type = np.float64,
     threads: int | None = None,
     order: np.ndarray | None = None,
+    first_epoch: int = 0,
     batch_size: int = 0,
     start: int = 0,
     state: np.ndarray | None = None,
@@ -550,10 +551,11 @@ def fit_fast(
     ``slope``/``alpha``), same History, no hooks. Raises NotImplementedError for an activation
     or rule it does not know, so the caller can fall back to the NumPy trainer.
 
-    Mini-batches (``batch_size`` > 0 and below the set's size) follow ``order``
-    (:func:`initlab.optimizers.batch_order`). A run can be continued: ``start`` is the number
-    of steps already taken (it sets the batches and Adam's step count) and ``state`` (from
-    :func:`new_state`) carries the rule's state from one call to the next, updated in place.
+    Mini-batches (``batch_size`` > 0 and below the set's size) follow ``order``, the epochs
+    from ``first_epoch`` on (:class:`initlab.optimizers.BatchOrder`). A run can be continued:
+    ``start`` is the number of steps already taken (it sets the batches and Adam's step
+    count) and ``state`` (from :func:`new_state`) carries the rule's state from one call to
+    the next, updated in place.
     """
     if (lr is None) == (rule is None):
         raise TypeError("fit_fast needs exactly one of lr= (plain gradient descent) and rule=")
@@ -582,7 +584,7 @@ def fit_fast(
     def train(k: int) -> None:
         final[k] = _train_one(
             theta[k], lay.dims, lay.woff, lay.boff, lay.roff, X, Y, code, p, iterations,
-            log_every, costs[k], rule_code, state[k], start, order, batch_size,
+            log_every, costs[k], rule_code, state[k], start, order, first_epoch, batch_size,
         )  # fmt: skip
 
     _for_each_replica(K, threads, train)

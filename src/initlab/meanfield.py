@@ -65,7 +65,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from initlab.activations import Activation
 
@@ -91,6 +90,14 @@ _REFINE = 16  # probes for an earlier crossing where χ₁ = 1 is met at q* = 0 
 _ZOOMS = 4  # ... zooming into the last probe interval up to 4 times (to 16^-4 of the bracket)
 
 Function = Callable[[np.ndarray], np.ndarray]
+
+
+def _brentq(f, lo: float, hi: float, **options) -> float:
+    """scipy's root bracketing, imported here: scipy.optimize costs ~0.15 s to import, and
+    the quadrature (what every run needs) does not need it."""
+    from scipy.optimize import brentq
+
+    return brentq(f, lo, hi, **options)
 
 
 @functools.cache
@@ -351,7 +358,7 @@ def length_fixed_point(
         if flat(hi, g_hi):
             return done(hi)
     # Now g(lo) > 0 > g(hi), beyond the tolerance: a fixed point lies between.
-    return done(float(brentq(g, lo, hi, xtol=1e-300, rtol=1e-14, maxiter=200)))
+    return done(float(_brentq(g, lo, hi, xtol=1e-300, rtol=1e-14, maxiter=200)))
 
 
 # --- χ₁ and the correlation map ------------------------------------------------------------
@@ -432,7 +439,7 @@ def correlation_fixed_point(
         delta /= 10.0
         if delta < 1e-10:
             return 1.0
-    return float(brentq(g, 0.0, 1.0 - delta, xtol=1e-15, rtol=1e-14, maxiter=200))
+    return float(_brentq(g, 0.0, 1.0 - delta, xtol=1e-15, rtol=1e-14, maxiter=200))
 
 
 def _depth_scale(chi: float) -> float:
@@ -489,7 +496,7 @@ def critical_sigma_w2(
         return chi1(act, sigma_w2, q, bias_mean) - 1.0
 
     def first_root(lo: float, hi: float, h_lo: float, zoom: int = 0) -> float:
-        root = float(brentq(h, lo, hi, xtol=1e-13, rtol=1e-13, maxiter=200))
+        root = float(_brentq(h, lo, hi, xtol=1e-13, rtol=1e-13, maxiter=200))
         h(root)
         # Where q* is 0 or inf at the root, χ₁ may only touch 1 there after crossing it
         # earlier: probe (lo, root) for an earlier sign change, zooming into the last step.

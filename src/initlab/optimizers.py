@@ -19,7 +19,7 @@ Each rule is a class here (the NumPy engine) and a branch of ``fastpath._update`
 compiled engine), with the same number of state arrays; ``RULES`` maps a name to both. The
 tests hold the two engines together rule by rule.
 
-Mini-batches follow :func:`batch_order`: each epoch visits the training set in a fresh
+Mini-batches follow :class:`BatchOrder`: each epoch visits the training set in a fresh
 permutation from the trainer's own generator (``shuffle_seed``), cut into batches of
 ``batch_size`` (the last one smaller when ``batch_size`` does not divide the set). Every
 replica of a stacked computation sees the same batches, so seeds differ only in their init.
@@ -180,18 +180,54 @@ def full_batch(m: int, batch_size: int) -> bool:
     return batch_size <= 0 or batch_size >= m
 
 
-def batch_order(m: int, batch_size: int, iterations: int, seed: int) -> np.ndarray:
-    """The sample order of every epoch the run needs, shape (epochs, m): one permutation each.
+class BatchOrder:
+    """The sample order of every epoch, made as training reaches it: epoch after epoch a
+    fresh permutation of the m samples from ``default_rng(seed)``, cut into batches.
 
-    Step i uses samples ``order[e, j·b : (j+1)·b]`` with ``e, j = divmod(i, steps_per_epoch)``.
+    Only the epochs still ahead are kept (a run of 15000 steps on batches of 4096 from
+    5000 samples would otherwise hold 300 MB of indices), and the order is the same however
+    the run asks for it: step by step (the NumPy engine) or chunk by chunk (the compiled one).
     """
-    epochs = math.ceil(iterations / steps_per_epoch(m, batch_size))
-    rng = np.random.default_rng(seed)
-    return np.stack([rng.permutation(m) for _ in range(epochs)]).astype(np.int64)
+
+    def __init__(self, m: int, batch_size: int, seed: int) -> None:
+        self.m, self.batch_size = m, batch_size
+        self.per_epoch = steps_per_epoch(m, batch_size)
+        self._rng = np.random.default_rng(seed)
+        self._first = 0  # the epoch number of self._rows[0]
+        self._rows: list[np.ndarray] = []
+
+    def epochs(self, first: int, last: int) -> list[np.ndarray]:
+        """Epochs first..last (inclusive); forgets those before ``first``."""
+        if first < self._first:
+            raise ValueError(f"epoch {first} was already forgotten (the order only moves on)")
+        while self._first + len(self._rows) <= last:
+            self._rows.append(self._rng.permutation(self.m).astype(np.int64))
+        del self._rows[: first - self._first]
+        self._first = first
+        return self._rows[: last - first + 1]
+
+    def indices(self, i: int) -> np.ndarray:
+        """The samples step ``i`` trains on."""
+        epoch, j = divmod(i, self.per_epoch)
+        (row,) = self.epochs(epoch, epoch)
+        return row[j * self.batch_size : min((j + 1) * self.batch_size, self.m)]
+
+    def chunk(self, start: int, iterations: int) -> tuple[np.ndarray, int]:
+        """(the epochs steps start .. start + iterations - 1 use, shape (epochs, m); the first
+        one's number)."""
+        first, last = start // self.per_epoch, (start + iterations - 1) // self.per_epoch
+        return np.stack(self.epochs(first, last)), first
+
+
+def batch_order(m: int, batch_size: int, iterations: int, seed: int) -> np.ndarray:
+    """The sample order of every epoch a run of ``iterations`` steps needs, shape (epochs, m):
+    :class:`BatchOrder` all at once (step i uses ``order[e, j·b : (j+1)·b]``,
+    ``e, j = divmod(i, steps_per_epoch)``)."""
+    return BatchOrder(m, batch_size, seed).chunk(0, iterations)[0]
 
 
 def batch_indices(order: np.ndarray, i: int, batch_size: int) -> np.ndarray:
-    """The samples step ``i`` trains on."""
+    """The samples step ``i`` trains on, from a :func:`batch_order` array."""
     m = order.shape[1]
     epoch, j = divmod(i, steps_per_epoch(m, batch_size))
     return order[epoch, j * batch_size : min((j + 1) * batch_size, m)]

@@ -37,12 +37,15 @@ class PhaseSweep:
 
 
 def is_phase_sweep(sweep: PhaseSweep | None) -> bool:
-    """A grid worth drawing: at least two σ_w and two σ_b values, one activation and depth."""
+    """A grid worth drawing: at least two σ_w and two σ_b values, each (σ_w, σ_b) once (runs
+    that differ in something else too, a seed or a learning rate, would share a cell)."""
     if sweep is None:
         return False
+    cells = [(p.sigma_w, p.sigma_b) for p in sweep.points]
     return (
-        len({p.sigma_w for p in sweep.points}) >= 2 and len({p.sigma_b for p in sweep.points}) >= 2
-    )
+        len({w for w, _ in cells}) >= 2 and len({b for _, b in cells}) >= 2
+        and len(set(cells)) == len(cells)
+    )  # fmt: skip
 
 
 def _activation(spec: dict[str, Any]):

@@ -6,6 +6,7 @@ the statistics over a job's seeds on the job's own run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from initlab.config import Config
     from initlab.datasets import Dataset
     from initlab.experiment import Trained
+    from initlab.meanfield import MeanField
     from initlab.network import Params
 
 # A seed "failed" if its cost is not finite or its training accuracy is within this margin
@@ -64,52 +66,78 @@ def _title_of(settings: Config) -> str:
     return title if settings.dataset.name == "circles" else f"{title}, {settings.dataset.name}"
 
 
-def _diagnostic_metrics(result: Trained, replica: int) -> tuple[dict[str, float], list]:
+@dataclass(frozen=True)
+class InitialState:
+    """One replica's start: per-layer statistics, and the theory (mean field, Jacobian)."""
+
+    layers: list[dict[str, float]]
+    theory: dict[str, float]
+    spectrum: np.ndarray
+    point: MeanField
+
+
+class InitialStates:
+    """Each replica's :class:`InitialState`, computed once on first use: the figures drawn
+    while the job trains and the metrics logged after it share them."""
+
+    def __init__(self, settings: Config, initial: Params, data: Dataset, act: Activation):
+        self.settings, self.initial, self.data, self.act = settings, initial, data, act
+        self._states: dict[int, InitialState] = {}
+
+    @staticmethod
+    def of(result: Trained) -> InitialStates:
+        return InitialStates(result.settings, result.initial, result.data, result.act)
+
+    def __getitem__(self, replica: int) -> InitialState:
+        if replica not in self._states:
+            cfg, X = self.settings.init, self.data.X_train
+            layers, _ = initial_diagnostics(
+                self.initial, cfg, X, self.data.Y_train, self.act, replica
+            )
+            theory, spectrum, point = theory_diagnostics(self.initial, cfg, X, self.act, replica)
+            self._states[replica] = InitialState(layers, theory, spectrum, point)
+        return self._states[replica]
+
+
+def _diagnostic_metrics(
+    result: Trained, replica: int, states: InitialStates
+) -> tuple[dict[str, float], list]:
     """Scalars and curves of one replica's per-layer diagnostics."""
-    layers, _ = initial_diagnostics(
-        result.initial, result.settings.init, result.data.X_train, result.data.Y_train,
-        result.act, replica=replica,
-    )  # fmt: skip
+    state = states[replica]
     scalars = {
         f"init/layer{number}/{key}": value
-        for number, stats in enumerate(layers, start=1)
+        for number, stats in enumerate(state.layers, start=1)
         for key, value in stats.items()
     }
     for number, used in enumerate(result.init_reports[replica].lsuv_iterations, start=1):
         scalars[f"init/layer{number}/lsuv_iterations"] = used
-    theory, _, _ = theory_diagnostics(
-        result.initial, result.settings.init, result.data.X_train, result.act, replica
-    )
-    scalars |= theory
+    scalars |= state.theory
     curves = []
     if result.monitor is not None:
         curves = [tracking.Curve(k, s, v) for k, (s, v) in result.monitor.curves(replica).items()]
     return scalars, curves
 
 
-def initial_figures(
-    settings: Config, initial: Params, data: Dataset, act: Activation, replica: int = 0
-) -> dict[str, FigureSpec]:
+def initial_figures(states: InitialStates, replica: int = 0) -> dict[str, FigureSpec]:
     """The figures of the state at initialization: they can be drawn while the job trains."""
-    layers, _ = initial_diagnostics(
-        initial, settings.init, data.X_train, data.Y_train, act, replica
-    )
-    _, spectrum, point = theory_diagnostics(initial, settings.init, data.X_train, act, replica)
-    title = _title_of(settings)
+    state, title = states[replica], _title_of(states.settings)
     return {
         tracking.SIGNAL_ARTIFACT: (
-            "signal_figure", {"layers": layers, "title": f"Signal at init: {title}"}
+            "signal_figure", {"layers": state.layers, "title": f"Signal at init: {title}"}
         ),
         tracking.JACOBIAN_ARTIFACT: (
             "jacobian_spectrum_figure",
             {
-                "singular_values": spectrum, "mean_field": point.as_dict(),
-                "depth": len(initial.layer_dims) - 2, "title": title,
+                "singular_values": state.spectrum, "mean_field": state.point.as_dict(),
+                "depth": len(states.initial.layer_dims) - 2, "title": title,
             },
         ),
         tracking.HISTOGRAMS_ARTIFACT: (
             "activation_histograms_figure",
-            {"params": initial.replica(replica), "X": data.X_train, "act": act, "title": title},
+            {
+                "params": states.initial.replica(replica), "X": states.data.X_train,
+                "act": states.act, "title": title,
+            },
         ),
     }  # fmt: skip
 
@@ -151,12 +179,15 @@ def record_run(
     replica: int,
     figures: bool = True,
     drawing: dict[str, Future] | None = None,
+    states: InitialStates | None = None,
 ) -> None:
     """One replica's metrics (cost curve, accuracies, diagnostics) and figures.
 
     The figures are drawn by worker processes while the metrics are logged; ``drawing`` holds
-    those already submitted (the initial-state figures, drawn while the job trained).
+    those already submitted (the initial-state figures, drawn while the job trained), and
+    ``states`` the initial diagnostics already computed for them.
     """
+    states = states or InitialStates.of(result)
     steps, costs = _cost_curve(result, replica)
     scalars = {
         "final_cost": float(result.history.final_cost[replica]),
@@ -175,13 +206,11 @@ def record_run(
             cost_args | {"title": f"Cost: {_title(result)}"},
         )
     if result.settings.diagnostics:
-        more_scalars, more_curves = _diagnostic_metrics(result, replica)
+        more_scalars, more_curves = _diagnostic_metrics(result, replica, states)
         scalars |= more_scalars
         curves += more_curves
         if figures and not drawing:
-            specs |= initial_figures(
-                result.settings, result.initial, result.data, result.act, replica
-            )
+            specs |= initial_figures(states, replica)
     drawing |= render.submit(specs)
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
     render.log_drawn(client, run_id, drawing)
@@ -218,7 +247,9 @@ def seed_statistics(result: Trained) -> dict[str, float]:
     return stats
 
 
-def record_seed_summary(client: Any, run_id: str, cfg: DictConfig, result: Trained) -> None:
+def record_seed_summary(
+    client: Any, run_id: str, cfg: DictConfig, result: Trained, states: InitialStates
+) -> None:
     """On the job's run: the seed statistics, the mean cost curve (metric ``cost``), every
     seed's cost curve in one figure, the first seed's decision boundary and diagnostics."""
     scalars = seed_statistics(result) | {"train_seconds": result.seconds}
@@ -235,9 +266,9 @@ def record_seed_summary(client: Any, run_id: str, cfg: DictConfig, result: Train
     }
     curves = []
     if result.settings.diagnostics:
-        more_scalars, curves = _diagnostic_metrics(result, replica=0)
+        more_scalars, curves = _diagnostic_metrics(result, 0, states)
         scalars |= more_scalars
-        specs |= initial_figures(result.settings, result.initial, result.data, result.act)
+        specs |= initial_figures(states)
     drawing = render.submit(specs)
     curves = [tracking.Curve("cost", steps, costs.mean(axis=0).tolist()), *curves]
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])

@@ -1,4 +1,5 @@
-"""Full-batch gradient descent over K stacked replicas. Knows nothing of Hydra or MLflow.
+"""Training K stacked replicas, on the whole set or on mini-batches, with any update rule of
+:mod:`initlab.optimizers`. Knows nothing of Hydra or MLflow.
 
 The loop is lean: every buffer is allocated once, every update is in place, parameters and
 gradients live in one flat array each (so the update is two NumPy calls), and the cost is
@@ -17,7 +18,7 @@ import numpy as np
 
 from initlab.activations import Activation
 from initlab.network import Forward, Params, cross_entropy
-from initlab.optimizers import Optimizer, UpdateRule, batch_indices, batch_order, full_batch
+from initlab.optimizers import BatchOrder, Optimizer, UpdateRule, full_batch
 
 # Called at every logged iteration with (iteration, cost per replica): progress display.
 ProgressHook = Callable[[int, np.ndarray], None]
@@ -48,7 +49,7 @@ class Batch:
     """Activations and deltas of the network on one batch of ``m`` samples, allocated once.
 
     ``X`` is the batch's input: the training set itself for full-batch training, else a
-    buffer that :meth:`Workspace.load_batch` fills.
+    buffer that :meth:`Workspace.batch` fills.
     """
 
     def __init__(self, ws: Workspace, X: np.ndarray, Y: np.ndarray) -> None:
@@ -190,7 +191,7 @@ def fit(
     The update is ``rule`` (an :class:`~initlab.optimizers.UpdateRule`; ``lr=`` alone means
     plain gradient descent at that rate). ``batch_size`` 0 (or ≥ the set) trains on the whole
     set every step, as the course does; otherwise on mini-batches in the order
-    :func:`~initlab.optimizers.batch_order` gives for ``shuffle_seed``. Either way the cost
+    :class:`~initlab.optimizers.BatchOrder` gives for ``shuffle_seed``. Either way the cost
     logged at iteration i is that of the whole training set before step i, and the monitor
     sees the whole set's forward pass and gradient.
     ``engine`` is ``numpy`` (this module's loop, the reference), ``numba`` (the compiled fast
@@ -198,7 +199,7 @@ def fit(
     """
     rule = _the_rule(lr, rule)
     batching = not full_batch(X.shape[1], batch_size)
-    order = batch_order(X.shape[1], batch_size, iterations, shuffle_seed) if batching else None
+    order = BatchOrder(X.shape[1], batch_size, shuffle_seed) if batching else None
     # float32 exists only in the compiled engine: then auto keeps it whatever the width.
     widest = max(params.layer_dims[1:-1], default=0) if dtype == "float64" else 0
     if resolve_engine(engine, act, widest) == "numba":
@@ -232,7 +233,7 @@ def fit(
                 if monitor is not None:
                     ws.backward(ws.full)
                 log(i)
-            batch = ws.batch(batch_indices(order, i, batch_size))
+            batch = ws.batch(order.indices(i))
             ws.forward(batch)
             ws.backward(batch)
         optimizer.step(ws.theta, ws.grad, ws.params, ws.grads)
@@ -259,7 +260,7 @@ def _fit_compiled(
     rule: UpdateRule,
     iterations: int,
     log_every: int,
-    order: np.ndarray | None,
+    order: BatchOrder | None,
     batch_size: int,
     on_log: ProgressHook | None,
     monitor: MonitorHook | None,
@@ -284,10 +285,11 @@ def _fit_compiled(
             fwd = forward(params, X, act)
             monitor(done, params, fwd, backward(params, fwd, Y, act))
         n = min(chunk, iterations - done)
+        epochs, first_epoch = order.chunk(done, n) if order is not None else (None, 0)
         params, part = fastpath.fit_fast(
             params, X, Y, act.name, rule=rule, iterations=n, log_every=log_every,
-            dtype=np.dtype(dtype).type, order=order, batch_size=batch_size, start=done,
-            state=state, **options,
+            dtype=np.dtype(dtype).type, order=epochs, first_epoch=first_epoch,
+            batch_size=batch_size, start=done, state=state, **options,
         )  # fmt: skip
         steps.append(part.steps)
         costs.append(part.costs)

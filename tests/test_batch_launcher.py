@@ -53,9 +53,9 @@ def test_batched_runs_match_job_by_job_runs_exactly(both):
         twin = basic[name]
         assert run.info.status == twin.info.status == "FINISHED"
         assert run.data.params == twin.data.params
-        for key in ("final_cost", "train_accuracy", "test_accuracy", "init/layer1/a_std"):
+        for key in ("final_cost", "train_accuracy", "test_accuracy", "init/a_std"):
             assert run.data.metrics[key] == twin.data.metrics[key], (name, key)
-        for key in ("cost", "train/layer2/grad_norm", "train/layer1/distinct_units"):
+        for key in ("cost", "init/a_std", "train/layer2/grad_norm", "train/layer1/distinct_units"):
             assert _curve(batched_uri, run.info.run_id, key) == _curve(
                 basic_uri, twin.info.run_id, key
             )

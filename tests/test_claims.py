@@ -28,8 +28,11 @@ class ClaimRun:
     client: object
 
     def layers(self, key: str, hidden: int) -> np.ndarray:
-        """init/layer{1..hidden}/{key}: a per-layer quantity at initialization."""
-        return np.array([self.metrics[f"init/layer{n}/{key}"] for n in range(1, hidden + 1)])
+        """init/{key} at layers 1..hidden: a per-layer quantity at initialization (logged
+        with step = layer)."""
+        steps, values = self.curve(f"init/{key}")
+        assert steps[:hidden].tolist() == list(range(1, hidden + 1))
+        return values[:hidden]
 
     def curve(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         history = sorted(self.client.get_metric_history(self.run_id, key), key=lambda m: m.step)

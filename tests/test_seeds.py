@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
@@ -47,8 +49,19 @@ def test_seed_statistics(compose_cfg):
     assert seed_statistics(symmetric)["failed_fraction"] == 1.0  # stuck at chance, every seed
 
 
-def test_seeds_log_one_nested_run_per_seed(tmp_path, store):
-    result = run_cli("seeds=3", "seed=10", "trainer.iterations=200", uri=store, cwd=tmp_path)
+def _seed_table(client: MlflowClient, run_id: str) -> dict[str, list]:
+    import json
+
+    path = client.download_artifacts(run_id, tracking.SEEDS_TABLE_ARTIFACT)
+    table = json.loads(Path(path).read_text())  # log_table: {"columns": [...], "data": [...]}
+    return {c: [row[i] for row in table["data"]] for i, c in enumerate(table["columns"])}
+
+
+def test_seeds_log_one_nested_run_per_seed_when_asked(tmp_path, store):
+    result = run_cli(
+        "seeds=3", "seed=10", "trainer.iterations=200", "tracking.seed_runs=true",
+        uri=store, cwd=tmp_path,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     client = MlflowClient(tracking_uri=store)
     runs = client.search_runs([client.get_experiment_by_name("initialization").experiment_id])
@@ -63,12 +76,19 @@ def test_seeds_log_one_nested_run_per_seed(tmp_path, store):
     finals = np.array([r.data.metrics["final_cost"] for r in seeds])
     test_acc = np.array([r.data.metrics["test_accuracy"] for r in seeds])
     m = job.data.metrics
-    assert m["seeds"] == 3
+    assert job.data.params["seeds"] == "3" and "seeds" not in m  # a param, not a metric
     assert m["final_cost_mean"] == pytest.approx(finals.mean(), rel=1e-12)
     assert m["final_cost_std"] == pytest.approx(finals.std(), rel=1e-9)
     assert m["final_cost_max"] == pytest.approx(finals.max(), rel=1e-12)
     assert m["test_accuracy_min"] == pytest.approx(test_acc.min(), rel=1e-12)
     assert 0.0 <= m["failed_fraction"] <= 1.0
+    table = _seed_table(client, job.info.run_id)  # the same numbers, on the job's run
+    by_seed = {int(r.data.params["seed"]): r for r in seeds}
+    assert table["seed"] == [10, 11, 12]
+    for k, seed in enumerate(table["seed"]):  # (MLflow's table JSON keeps 10 digits)
+        metrics = by_seed[seed].data.metrics
+        assert table["final_cost"][k] == pytest.approx(metrics["final_cost"], rel=1e-9)
+        assert table["test_accuracy"][k] == pytest.approx(metrics["test_accuracy"], rel=1e-9)
     curves = []
     for seed_run in seeds:
         history = sorted(
@@ -76,16 +96,28 @@ def test_seeds_log_one_nested_run_per_seed(tmp_path, store):
         )
         assert [p.step for p in history] == [0, 100, 200]
         curves.append([p.value for p in history])
-    job_curve = sorted(client.get_metric_history(job.info.run_id, "cost"), key=lambda p: p.step)
-    np.testing.assert_allclose([p.value for p in job_curve], np.mean(curves, axis=0), rtol=1e-12)
-    from initlab.report import main as report
 
-    assert report(["--tracking-uri", store, "--out", str(tmp_path / "reports")]) == 0
-    markdown = (tmp_path / "reports" / "initialization" / "report.md").read_text()
-    assert f"{finals.mean():.6g}" in markdown  # the job's row shows the mean over its seeds
+    def job_curve(key: str) -> list[float]:
+        history = sorted(client.get_metric_history(job.info.run_id, key), key=lambda p: p.step)
+        return [p.value for p in history]
+
+    np.testing.assert_allclose(job_curve("cost"), np.mean(curves, axis=0), rtol=1e-12)
+    np.testing.assert_array_equal(job_curve("cost_min"), np.min(curves, axis=0))
+    np.testing.assert_array_equal(job_curve("cost_max"), np.max(curves, axis=0))
     job_artifacts = {a.path for a in client.list_artifacts(job.info.run_id)}
     assert {tracking.COST_ARTIFACT, tracking.BOUNDARY_ARTIFACT} <= job_artifacts
     assert "3 seeds, mean" in result.stderr + result.stdout
+
+
+def test_seeds_default_to_a_table_not_nested_runs(tmp_path, store):
+    result = run_cli("seeds=4", "trainer.iterations=100", uri=store, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs([client.get_experiment_by_name("initialization").experiment_id])
+    table = _seed_table(client, run.info.run_id)
+    assert table["seed"] == [3, 4, 5, 6]
+    assert np.mean(table["final_cost"]) == pytest.approx(run.data.metrics["final_cost_mean"], 1e-9)
+    assert sum(table["failed"]) / 4 == run.data.metrics["failed_fraction"]
 
 
 def test_steps_to_target_is_the_first_logged_step_at_or_below_it(compose_cfg):

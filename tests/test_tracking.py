@@ -80,9 +80,18 @@ def test_children_carry_params_metrics_and_artifacts(two_job_sweep):
         figures = {tracking.BOUNDARY_ARTIFACT, tracking.COST_ARTIFACT, tracking.SIGNAL_ARTIFACT}
         figures |= {tracking.HISTOGRAMS_ARTIFACT, tracking.JACOBIAN_ARTIFACT}
         assert figures | {"config"} == artifacts
+
+        def depth_curve(key: str, run_id: str = child.info.run_id) -> dict[int, float]:
+            """init/<key>, whose step is the layer."""
+            history = client.get_metric_history(run_id, f"init/{key}")
+            assert len({m.step for m in history}) == len(history)
+            return {m.step: m.value for m in history}
+
+        for key in INIT_DIAGNOSTICS:  # one curve per quantity, against depth
+            assert sorted(depth_curve(key)) == [1, 2, 3]
+        assert sorted(depth_curve("dead_fraction")) == [1, 2]  # hidden layers only
+        assert sorted(depth_curve("z_std_draws")) == [3]  # the output unit
         for layer in (1, 2, 3):
-            for key in INIT_DIAGNOSTICS:
-                assert f"init/layer{layer}/{key}" in metrics
             for key in ("grad_norm", "a_mean", "a_std", "distinct_units"):
                 curve = client.get_metric_history(child.info.run_id, f"train/layer{layer}/{key}")
                 assert sorted(m.step for m in curve) == [0, 100, 200]
@@ -91,10 +100,14 @@ def test_children_carry_params_metrics_and_artifacts(two_job_sweep):
                 child.info.run_id, f"train/layer{layer}/dead_fraction"
             )
             assert sorted(m.step for m in curve) == [0, 100, 200]
-        assert "init/layer1/dead_fraction" in metrics
-        assert {"init/layer3/z_std_draws", "init/layer3/a_std_draws"} <= set(metrics)
-        for key in ("max", "min", "mean_sq", "std"):
-            assert f"init/jacobian/{key}" in metrics
+        for key in ("max", "min", "mean_sq", "std"):  # the init's theory: at step 0
+            (point,) = client.get_metric_history(child.info.run_id, f"init/jacobian/{key}")
+            assert point.step == 0
+        for key in ("final_cost", "train_accuracy", "test_accuracy"):  # after the last step
+            (point,) = client.get_metric_history(child.info.run_id, key)
+            assert point.step == 300
+        assert child.data.params["seeds"] == "1" and "seeds" not in metrics
+        assert metrics["parameters"] == 2 * 10 + 10 + 10 * 5 + 5 + 5 + 1
         # The course net: σ_w² = n_in·Var(W) of its 10 -> 5 layer; He's is 2 (ReLU-critical).
         expected_sigma_w2 = 2.0 if child.data.tags["init"] == "he" else 0.0
         assert metrics["init/mean_field/sigma_w2"] == pytest.approx(expected_sigma_w2)
@@ -104,9 +117,7 @@ def test_children_carry_params_metrics_and_artifacts(two_job_sweep):
         config_text = Path(config_path).read_text()
         assert "iterations: 300" in config_text
         if child.data.tags["init"] == "zeros":
-            assert (
-                metrics["init/layer1/distinct_units"] == metrics["init/layer2/distinct_units"] == 1
-            )
+            assert depth_curve("distinct_units") == {1: 1.0, 2: 1.0, 3: 1.0}
             assert metrics["train_accuracy"] == 0.5
             assert metrics["final_cost"] == pytest.approx(0.6931471805599453, rel=1e-12)
 

@@ -641,6 +641,9 @@ class TrackingConfig:
     uri: str | None = None
     experiment: str = "initialization"
     enabled: bool = True
+    # A seeds=K job's run always has every seed's numbers (the table seeds.json); with this,
+    # also one nested run per seed (off: 40 nested runs a job push sweeps off the UI's page).
+    seed_runs: bool = False
 
     def __post_init__(self) -> None:
         _require(

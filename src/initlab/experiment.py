@@ -10,6 +10,7 @@ of one computation; each replica's numbers are those it would have alone.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -204,7 +205,9 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         clock = time.perf_counter()
         tracking.log_params(client, run_id, params)
         render.warm_up()  # the figure workers start while the job trains
-        start = _in_background(recording.record_start, client, run_id, cfg, settings.seeds)
+        dims = [data.n_features, *settings.model.hidden_sizes, 1]
+        parameters = sum(n_in * n_out + n_out for n_in, n_out in itertools.pairwise(dims))
+        start = _in_background(recording.record_start, client, run_id, cfg, parameters)
         logging_seconds = time.perf_counter() - clock
         early: dict[str, Future] = {}
         states: list[recording.InitialStates] = []  # the initial diagnostics, computed once
@@ -225,14 +228,14 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
             )
         else:
             recording.record_seed_summary(client, run_id, cfg, result, initial_states)
-            for k, seed in enumerate(result.seeds):
+            for k, seed in enumerate(result.seeds if settings.tracking.seed_runs else ()):
                 seed_tags = tags | {tracking.ROLE_TAG: "seed", tracking.SEED_TAG: str(seed)}
                 with tracking.tracked_run(
                     client, uri, experiment_id, name=f"{job.name} seed={seed}",
                     tags=seed_tags, parent_run_id=run_id,
                 ) as seed_run:  # fmt: skip
                     tracking.log_params(client, seed_run, params | {"seed": str(seed)})
-                    recording.record_start(client, seed_run, cfg, seeds=1)
+                    recording.record_start(client, seed_run, cfg, parameters)
                     recording.record_run(
                         client, seed_run, cfg, result, replica=k, figures=False,
                         states=initial_states,

@@ -157,12 +157,15 @@ def cost_figure(steps: np.ndarray, costs: np.ndarray, *, title: str = "") -> Fig
 
 
 def seeds_cost_figure(steps: np.ndarray, costs: np.ndarray, *, title: str = "") -> Figure:
-    """Every seed's cost curve (thin, costs is (K, n)) and their median (thick)."""
+    """Every seed's cost curve (thin, costs is (K, n)), the range they span (band) and their
+    mean (thick): the job's ``cost`` metric is that mean."""
     fig = _figure(FIGSIZE)
     ax = _cost_axes(fig, costs, title)
+    with np.errstate(invalid="ignore"):
+        low, high, mean = costs.min(axis=0), costs.max(axis=0), costs.mean(axis=0)
+    ax.fill_between(steps, low, high, color="tab:blue", alpha=0.15, label="min - max over seeds")
     ax.plot(steps, costs.T, color="tab:blue", alpha=0.25, linewidth=0.8)
-    median = np.median(costs, axis=0)
-    ax.plot(steps, median, color="tab:red", linewidth=2, label=f"median of {len(costs)} seeds")
+    ax.plot(steps, mean, color="tab:red", linewidth=2, label=f"mean of {len(costs)} seeds")
     ax.legend(fontsize=8)
     return fig
 

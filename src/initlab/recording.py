@@ -99,23 +99,26 @@ class InitialStates:
         return self._states[replica]
 
 
-def _diagnostic_metrics(
-    result: Trained, replica: int, states: InitialStates
-) -> tuple[dict[str, float], list]:
-    """Scalars and curves of one replica's per-layer diagnostics."""
+def _diagnostic_metrics(result: Trained, replica: int, states: InitialStates) -> list:
+    """One replica's diagnostics as curves: each per-layer quantity at initialization is one
+    metric whose step is the layer (``init/z_std`` at steps 1..L: MLflow's charts draw it
+    against depth and overlay runs), the theory's numbers at step 0 (initialization), and the
+    training curves at their iterations."""
     state = states[replica]
-    scalars = {
-        f"init/layer{number}/{key}": value
-        for number, stats in enumerate(state.layers, start=1)
-        for key, value in stats.items()
-    }
-    for number, used in enumerate(result.init_reports[replica].lsuv_iterations, start=1):
-        scalars[f"init/layer{number}/lsuv_iterations"] = used
-    scalars |= state.theory
-    curves = []
+    by_quantity: dict[str, tuple[list[int], list[float]]] = {}
+    for number, stats in enumerate(state.layers, start=1):
+        for key, value in stats.items():
+            steps, values = by_quantity.setdefault(f"init/{key}", ([], []))
+            steps.append(number)
+            values.append(value)
+    lsuv = result.init_reports[replica].lsuv_iterations
+    if lsuv:
+        by_quantity["init/lsuv_iterations"] = (list(range(1, len(lsuv) + 1)), list(lsuv))
+    curves = [tracking.Curve(key, steps, values) for key, (steps, values) in by_quantity.items()]
+    curves += [tracking.Curve(key, [0], [value]) for key, value in state.theory.items()]
     if result.monitor is not None:
-        curves = [tracking.Curve(k, s, v) for k, (s, v) in result.monitor.curves(replica).items()]
-    return scalars, curves
+        curves += [tracking.Curve(k, s, v) for k, (s, v) in result.monitor.curves(replica).items()]
+    return curves
 
 
 def initial_figures(states: InitialStates, replica: int = 0) -> dict[str, FigureSpec]:
@@ -150,7 +153,10 @@ def _boundary_figure(result: Trained, replica: int) -> FigureSpec:
             "params": result.params.replica(replica), "act": result.act,
             "X_train": data.X_train, "Y_train": data.Y_train,
             "X_test": data.X_test, "Y_test": data.Y_test,
-            "title": f"Decision boundary: {_title(result)}",
+            "title": f"Decision boundary: {_title(result)}" + (
+                f" (seed {result.seeds[replica]} of {len(result.seeds)})"
+                if len(result.seeds) > 1 else ""
+            ),
             "feature_names": tuple(
                 f"{name} (standardized)" if data.feature_mean is not None else name
                 for name in data.feature_names
@@ -159,8 +165,9 @@ def _boundary_figure(result: Trained, replica: int) -> FigureSpec:
     )  # fmt: skip
 
 
-def record_start(client: Any, run_id: str, cfg: DictConfig, seeds: int) -> None:
-    """What a run can record before training: its resolved config and its number of seeds.
+def record_start(client: Any, run_id: str, cfg: DictConfig, parameters: int) -> None:
+    """What a run can record before training: its resolved config and the network's number
+    of weights and biases (metric ``parameters``; ``seeds`` is a param, as every config key).
 
     Run in a thread while the job trains (the compiled trainer releases the GIL), it also
     takes MLflow's first, slow, metric write off the job's critical path.
@@ -168,7 +175,7 @@ def record_start(client: Any, run_id: str, cfg: DictConfig, seeds: int) -> None:
     tracking.log_text(
         client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
     )
-    tracking.log_metrics(client, run_id, {"seeds": float(seeds)})
+    tracking.log_metrics(client, run_id, {"parameters": float(parameters)})
 
 
 def record_run(
@@ -206,9 +213,7 @@ def record_run(
             cost_args | {"title": f"Cost: {_title(result)}"},
         )
     if result.settings.diagnostics:
-        more_scalars, more_curves = _diagnostic_metrics(result, replica, states)
-        scalars |= more_scalars
-        curves += more_curves
+        curves += _diagnostic_metrics(result, replica, states)
         if figures and not drawing:
             specs |= initial_figures(states, replica)
     drawing |= render.submit(specs)
@@ -247,15 +252,34 @@ def seed_statistics(result: Trained) -> dict[str, float]:
     return stats
 
 
+def seed_table(result: Trained) -> dict[str, list]:
+    """Every seed's numbers as columns (the job run's ``seeds.json`` table)."""
+    positive = float(np.mean(result.data.Y_train))
+    chance = max(positive, 1.0 - positive)
+    final = np.asarray(result.history.final_cost, dtype=float)
+    train = np.asarray(result.train_accuracy, dtype=float)
+    table = {
+        "seed": list(result.seeds),
+        "final_cost": final.tolist(),
+        "train_accuracy": train.tolist(),
+        "test_accuracy": np.asarray(result.test_accuracy, dtype=float).tolist(),
+        "failed": (~np.isfinite(final) | (train <= chance + CHANCE_MARGIN)).tolist(),
+    }
+    if result.settings.trainer.target_cost is not None:
+        table["steps_to_target"] = steps_to_target(result)[0].tolist()
+    return table
+
+
 def record_seed_summary(
     client: Any, run_id: str, cfg: DictConfig, result: Trained, states: InitialStates
 ) -> None:
     """On the job's run: the seed statistics, the mean cost curve (metric ``cost``), every
     seed's cost curve in one figure, the first seed's decision boundary and diagnostics."""
     scalars = seed_statistics(result) | {"train_seconds": result.seconds}
-    scalars.pop("seeds")  # recorded at the start (record_start)
+    scalars.pop("seeds")  # a param already
     steps = [*result.history.steps.tolist(), result.settings.trainer.iterations]
     costs = np.column_stack([result.history.costs, result.history.final_cost])
+    tracking.log_table(client, run_id, seed_table(result), tracking.SEEDS_TABLE_ARTIFACT)
     title = f"Cost over {len(result.seeds)} seeds: {_title(result)}"
     specs: dict[str, FigureSpec] = {
         tracking.BOUNDARY_ARTIFACT: _boundary_figure(result, 0),
@@ -266,10 +290,12 @@ def record_seed_summary(
     }
     curves = []
     if result.settings.diagnostics:
-        more_scalars, curves = _diagnostic_metrics(result, 0, states)
-        scalars |= more_scalars
+        curves = _diagnostic_metrics(result, 0, states)
         specs |= initial_figures(states)
     drawing = render.submit(specs)
-    curves = [tracking.Curve("cost", steps, costs.mean(axis=0).tolist()), *curves]
+    with np.errstate(invalid="ignore"):  # a diverged seed's NaN spreads to its steps' stats
+        band = {"cost": costs.mean(axis=0), "cost_min": costs.min(axis=0),
+                "cost_max": costs.max(axis=0)}  # fmt: skip
+    curves = [*(tracking.Curve(k, steps, v.tolist()) for k, v in band.items()), *curves]
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
     render.log_drawn(client, run_id, drawing)

@@ -47,6 +47,7 @@ SIGNAL_ARTIFACT = "signal_propagation.png"
 HISTOGRAMS_ARTIFACT = "activation_histograms.png"
 JACOBIAN_ARTIFACT = "jacobian_spectrum.png"
 CONFIG_ARTIFACT = "config/config.yaml"
+SEEDS_TABLE_ARTIFACT = "seeds.json"  # a seeds=K job: one row per seed
 
 # MLflow's per-request limits for log_batch.
 _MAX_PARAMS_PER_BATCH = 100
@@ -270,6 +271,11 @@ def log_metrics(
 
 def log_text(client: MlflowClient, run_id: str, text: str, artifact_file: str) -> None:
     client.log_text(run_id, text, artifact_file)
+
+
+def log_table(client: MlflowClient, run_id: str, columns: dict[str, list], artifact_file: str):
+    """A table artifact (MLflow's log_table: the UI shows it as a table)."""
+    client.log_table(run_id, data=columns, artifact_file=artifact_file)
 
 
 def warn(message: str) -> None:

@@ -203,5 +203,5 @@ def test_schoenholz2017_trainability_is_confined_near_the_critical_line(tmp_path
     out = tmp_path / "reports"
     args = ["--tracking-uri", uri, "--experiment", "schoenholz2017", "--out", str(out)]
     assert report_main(args) == 0
-    assert (out / "schoenholz2017" / "phase_diagram.png").is_file()
-    assert "## Phase diagram" in (out / "schoenholz2017" / "report.md").read_text()
+    assert (out / "schoenholz2017" / "latest" / "phase_diagram.png").is_file()
+    assert "## Phase diagram" in (out / "schoenholz2017" / "latest" / "report.md").read_text()

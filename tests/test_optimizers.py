@@ -242,3 +242,26 @@ def test_the_batch_order_is_the_same_step_by_step_or_in_chunks():
         assert len(chunked._rows) == len(epochs)  # nothing kept from before the chunk
     with pytest.raises(ValueError, match="forgotten"):
         chunked.indices(0)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_snapshots_are_the_parameters_before_those_iterations(circles, engine):
+    """Snapshots (the boundary's evolution figure) change nothing and are exactly what a run
+    stopped at that iteration would return, momentum state and batch order included."""
+    if engine == "numba":
+        pytest.importorskip("numba")
+    X, Y = circles.X_train, circles.Y_train
+    kwargs = dict(rule=RULES["momentum"], log_every=50, batch_size=64, engine=engine)
+    plain_params, plain = fit(_he(), X, Y, RELU, iterations=400, **kwargs)
+    params, history = fit(_he(), X, Y, RELU, iterations=400, snapshots=[0, 100, 250], **kwargs)
+    np.testing.assert_array_equal(history.costs, plain.costs)
+    for a, b in zip(_tensors(params), _tensors(plain_params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert sorted(history.snapshots) == [0, 100, 250]
+    for a, b in zip(_tensors(history.snapshots[0]), _tensors(_he()), strict=True):
+        np.testing.assert_array_equal(a, b)
+    stopped, _ = fit(_he(), X, Y, RELU, iterations=250, **kwargs)
+    for a, b in zip(_tensors(history.snapshots[250]), _tensors(stopped), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="multiples of log_every"):
+        fit(_he(), X, Y, RELU, iterations=400, snapshots=[30], **kwargs)

@@ -61,13 +61,52 @@ def test_boundary_figures_draw_any_number_of_features(features):
     Y = (X[0] > 0).astype(int)[np.newaxis]
     seen = []
 
-    def predict(inputs: np.ndarray) -> np.ndarray:
+    def probability(inputs: np.ndarray) -> np.ndarray:
         seen.append(inputs.shape)
-        return (inputs[0] > 0).astype(int)
+        return 1 / (1 + np.exp(-5 * inputs[0]))
 
-    png = _render(plots.decision_boundary_figure(predict, X, Y, X, Y, title="t"))
+    data = plots.BoundaryData(X, Y, X, Y, class_names=("no", "yes"))
+    png = _render(plots.decision_boundary_figure(probability, data, title="t"))
     assert png.startswith(b"\x89PNG")
     assert seen and seen[0][0] == features  # the network sees its own input dimension
+
+
+@pytest.mark.parametrize(
+    "probability,note",
+    [
+        (lambda X: np.full(X.shape[1], 0.5), "everywhere: no boundary"),
+        (lambda X: np.where(X[0] > 0, np.nan, 0.2), "not a number"),
+        (lambda X: 1 / (1 + np.exp(-X[0])), ""),
+    ],
+    ids=["constant", "diverged", "normal"],
+)
+def test_degenerate_boundaries_say_what_they_are(probability, note):
+    """A network that predicts one probability everywhere (zeros init) or NaN (diverged)."""
+    X = np.random.default_rng(4).standard_normal((2, 40))
+    Y = (X[0] > 0).astype(int)[np.newaxis]
+    fig = plots.decision_boundary_figure(probability, plots.BoundaryData(X, Y, X, Y))
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any(note in t for t in texts) if note else not texts
+    title = fig.axes[0].get_title()
+    assert "train" in title and "test" in title and "%" in title
+    assert _render(fig).startswith(b"\x89PNG")
+
+
+def test_the_evolution_figure_has_a_panel_per_snapshot():
+    X = np.random.default_rng(5).standard_normal((2, 40))
+    Y = (X[0] > 0).astype(int)[np.newaxis]
+    snapshots = [
+        (i, lambda Z, k=k: 1 / (1 + np.exp(-k * Z[0]))) for k, i in enumerate((0, 10, 50, 100))
+    ]
+    fig = plots.boundary_evolution_figure(snapshots, plots.BoundaryData(X, Y), title="t")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert [t.split("\n")[0] for t in titles] == [
+        "iteration 0",
+        "iteration 10",
+        "iteration 50",
+        "iteration 100",
+    ]
+    assert _render(fig).startswith(b"\x89PNG")
 
 
 def test_theory_figures_draw_degenerate_spectra():

@@ -99,14 +99,14 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
 
 
 def _report(store: Store, out: Path, *args: str) -> int:
-    return main(["--tracking-uri", store.uri, "--out", str(out), *args])
+    return main(["--tracking-uri", store.uri, "--out", str(out), "--no-log", *args])
 
 
 @pytest.fixture(scope="module")
 def latest(store: Store, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reports")
     assert _report(store, out) == 0
-    return out / EXPERIMENT
+    return out / EXPERIMENT / "latest"
 
 
 def test_report_files_are_written(latest: Path) -> None:
@@ -117,12 +117,15 @@ def test_report_files_are_written(latest: Path) -> None:
 
 def test_table_rows_in_job_order_with_formatted_numbers(latest: Path) -> None:
     md = (latest / "report.md").read_text()
+    assert "| job | init | status | final cost | train acc | test acc |" in md  # what varies
     rows = [line for line in md.splitlines() if re.match(r"\| \d ", line)]
     assert rows == [
-        "| 0 | zeros | relu | circles | FINISHED | 0.693147 | 50.00% | 40.00% |",
-        "| 1 | he | relu | circles | FINISHED | 0.0123457 | 99.12% | 89.12% |",
-        "| 2 | xavier | relu | circles | FAILED | - | - | - |",
+        "| 0 | zeros | FINISHED | 0.693147 | 50.00% | 40.00% |",
+        "| 1 | he | FINISHED | 0.0123457 | 99.12% | 89.12% |",
+        "| 2 | xavier | FAILED | - | - | - |",
     ]
+    # What every run shares is said once, above the table.
+    assert "Every run: `model.hidden=[10, 5]`, `activation=relu`, `dataset=circles`." in md
 
 
 def test_markdown_names_the_sweep_links_figures_and_reproduces(store: Store, latest: Path) -> None:
@@ -139,30 +142,40 @@ def test_markdown_names_the_sweep_links_figures_and_reproduces(store: Store, lat
 
 def test_markdown_is_deterministic(store: Store, latest: Path, tmp_path: Path) -> None:
     assert _report(store, tmp_path) == 0
-    again = (tmp_path / EXPERIMENT / "report.md").read_bytes()
+    again = (tmp_path / EXPERIMENT / "latest" / "report.md").read_bytes()
     assert again == (latest / "report.md").read_bytes()
     assert str(tmp_path) not in again.decode()
 
 
 def test_html_is_self_contained(latest: Path) -> None:
     page = (latest / "report.html").read_text()
-    assert page.count('src="data:image/png;base64,') == 2
+    assert page.count('src="data:image/png;base64,') == 2  # cost curves, boundaries
     assert 'src="http' not in page
     assert ".png" not in page.replace("data:image/png", "")  # no relative image path
     assert "<td>FAILED</td>" in page
 
 
-def test_run_selects_a_given_sweep(store: Store, tmp_path: Path) -> None:
+def test_run_selects_a_given_sweep_and_each_sweep_keeps_its_folder(
+    store: Store, tmp_path: Path
+) -> None:
     assert _report(store, tmp_path, "--run", store.old_sweep) == 0
-    md = (tmp_path / EXPERIMENT / "report.md").read_text()
+    old = tmp_path / EXPERIMENT / "latest"
+    md = (old / "report.md").read_text()
     assert store.old_sweep in md
+    # One job: nothing varies, so the table names the groups.
     assert "| 0 | random | relu | circles | FINISHED | 0.5 | 75.00% | 65.00% |" in md
     assert "zeros" not in md
+    old_folder = old.resolve()
+    assert old_folder.name.endswith(store.old_sweep[:8])  # <start time>_<parent id>
+    assert _report(store, tmp_path) == 0  # the latest sweep: a folder of its own
+    new_folder = (tmp_path / EXPERIMENT / "latest").resolve()
+    assert new_folder != old_folder and new_folder.name.endswith(store.latest_sweep[:8])
+    assert store.old_sweep in (old_folder / "report.md").read_text()  # not overwritten
 
 
 def test_experiment_without_sweep_reports_its_single_runs(store: Store, tmp_path: Path) -> None:
     assert _report(store, tmp_path, "--experiment", "singles") == 0
-    md = (tmp_path / "singles" / "report.md").read_text()
+    md = (tmp_path / "singles" / "single-runs" / "report.md").read_text()
     assert "no sweep found" in md
     assert "| 0 | he | relu | circles | FINISHED | 0.25 | 87.50% | 77.50% |" in md
     assert "python src/train.py init=he 'model.hidden=[10, 5]'" in md
@@ -217,7 +230,8 @@ def test_help_does_not_import_mlflow_or_matplotlib() -> None:
 def test_the_phase_diagram_needs_a_grid_with_each_cell_once(tmp_path, monkeypatch):
     from initlab import phase_diagram
     from initlab.phase_diagram import PhasePoint, PhaseSweep, is_phase_sweep, plot_phase_diagram
-    from initlab.report import _new_figure, _save
+    from initlab.report_figures import new_figure as _new_figure
+    from initlab.report_figures import save as _save
 
     tanh = {"name": "tanh"}
     grid = [PhasePoint(w, b, 0.5 + 0.1 * i) for i, (w, b) in enumerate(
@@ -232,3 +246,74 @@ def test_the_phase_diagram_needs_a_grid_with_each_cell_once(tmp_path, monkeypatc
     assert path.read_bytes().startswith(b"\x89PNG")
     lines = phase_diagram.theory(PhaseSweep(grid, tanh, 30, 0.0), np.array([1.0]), np.array([0.0]))
     assert lines["critical"][0] == pytest.approx(1.0, abs=1e-6)  # tanh at σ_b = 0: σ_w = 1
+
+
+# --- reports of real sweeps (the CLI, then the report) -------------------------------------
+
+
+def _sweep_report(tmp_path: Path, *args: str) -> tuple[str, Path, str]:
+    """Run a sweep into a fresh store, report it (logging to the parent): (markdown, report
+    folder, store URI)."""
+    from conftest import run_cli
+
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    result = run_cli("-m", *args, uri=uri, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "reports"
+    experiment = next(
+        (a.split("=", 1)[1].strip("'") for a in args if a.startswith("tracking.experiment=")),
+        EXPERIMENT,
+    )
+    assert main(["--tracking-uri", uri, "--out", str(out), "--experiment", experiment]) == 0
+    folder = (out / re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._") / "latest").resolve()
+    return (folder / "report.md").read_text(), folder, uri
+
+
+def test_a_report_shows_every_swept_key_a_heatmap_and_goes_to_the_parent(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    md, folder, uri = _sweep_report(
+        tmp_path, "trainer.lr=0.01,0.1", "model.hidden=[10],[20,20]", "trainer.iterations=200"
+    )
+    assert "| job | trainer.lr | model.hidden | status |" in md
+    assert "| 3 | 0.1 | [20,20] | FINISHED |" in md
+    assert "## Test accuracy by trainer.lr and model.hidden" in md
+    for name in ("heatmap.png", "signal_propagation.png", "activation_histograms.png",
+                 "gradient_norms.png", "cost_curves.png", "decision_boundaries.png"):  # fmt: skip
+        assert (folder / name).is_file(), name
+    client = MlflowClient(tracking_uri=uri)
+    (parent,) = client.search_runs(
+        [client.get_experiment_by_name(EXPERIMENT).experiment_id], "tags.`initlab.role` = 'sweep'"
+    )
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/report.md", "report/report.html", "report/heatmap.png"} <= logged
+    top = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"cost_curves.png", "signal_propagation.png", "heatmap.png"} <= top
+
+
+def test_the_course_grid_report_sits_beside_the_lecture(tmp_path):
+    md, _, _ = _sweep_report(tmp_path, "init=zeros,random,he,xavier")
+    assert "## The lecture's numbers beside initlab's" in md
+    assert "| he | 0.8830537463 / 0.8830537463 | 0.07357895963 / 0.07357895963 |" in md
+    assert "| zeros | 0.6931471806 / 0.6931471806 | 0.6931471806 / 0.6931471806 |" in md
+    assert "| random | 1773.5" in md and "/ inf |" in md  # the course's log(0)
+    assert "83.00% / 83.00% | 86.00% / 86.00% |" in md
+
+
+def test_multi_seed_jobs_show_mean_std_and_failed_fraction(tmp_path):
+    md, folder, _ = _sweep_report(
+        tmp_path, "init=he,zeros", "seeds=3", "trainer.iterations=300", "diagnostics=false"
+    )
+    assert "| job | init | status | final cost | train acc | test acc | seeds (failed) |" in md
+    zeros = next(line for line in md.splitlines() if line.startswith("| 1 | zeros"))
+    assert "50.00% ± 0.00" in zeros and zeros.endswith("| 3 (100%) |")
+    assert "mean ± std over its seeds" in md
+    assert not (folder / "signal_propagation.png").exists()  # no diagnostics, no such figure
+
+
+def test_names_cannot_inject_html_into_the_markdown(tmp_path):
+    md, _, _ = _sweep_report(
+        tmp_path, "init=he,zeros", "trainer.iterations=20", "tracking.experiment='<b>x</b>'"
+    )
+    prose = md.split("```")[0]  # a fenced code block shows text as it is: the command stays
+    assert "<b>" not in prose and "&lt;b&gt;x&lt;/b&gt;" in prose

@@ -79,7 +79,8 @@ def test_children_carry_params_metrics_and_artifacts(two_job_sweep):
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
         figures = {tracking.BOUNDARY_ARTIFACT, tracking.COST_ARTIFACT, tracking.SIGNAL_ARTIFACT}
         figures |= {tracking.HISTOGRAMS_ARTIFACT, tracking.JACOBIAN_ARTIFACT}
-        assert figures | {"config"} == artifacts
+        figures |= {tracking.EVOLUTION_ARTIFACT}
+        assert figures | {"config", "diagnostics"} == artifacts
 
         def depth_curve(key: str, run_id: str = child.info.run_id) -> dict[int, float]:
             """init/<key>, whose step is the layer."""
@@ -309,3 +310,21 @@ def test_a_csv_run_records_which_file_and_which_labels(tmp_path, store):
     assert params["dataset.classes"] == "0=versicolor, 1=virginica"
     digest, name = params["dataset.file1.sha256"].split()
     assert name == "iris_versicolor_virginica.csv" and len(digest) == 64
+
+
+@pytest.mark.parametrize(
+    "policy,pngs", [([], False), (["tracking.figures=all"], True)], ids=["auto", "all"]
+)
+def test_the_figure_policy_skips_per_run_figures_of_big_sweeps(tmp_path, store, policy, pngs):
+    """auto: a sweep of more than tracking.figures_max_jobs jobs draws no per-run figures (the
+    report still draws its own from the metrics and the activation samples)."""
+    result = run_cli(
+        "-m", "init=he,xavier", "trainer.iterations=50", "tracking.figures_max_jobs=1", *policy,
+        uri=store, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(tracking_uri=store)
+    for run in (r for r in _runs(store) if r.data.tags[tracking.ROLE_TAG] == "job"):
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert any(a.endswith(".png") for a in artifacts) == pngs, artifacts
+        assert "diagnostics" in artifacts and "init/z_std" in run.data.metrics

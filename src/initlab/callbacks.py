@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from initlab import batching, tracking
 from initlab.config import Config, ConfigError, job_config, to_settings
 from initlab.datasets import load_dataset
-from initlab.experiment import PARENT_RUN_ENV, Outcome, parent_key
+from initlab.experiment import PARENT_RUN_ENV, SWEEP_JOBS_ENV, Outcome, parent_key
 
 
 def expand_sweep(task_overrides: list[str], sweeper_params: Any = None) -> list[list[str]]:
@@ -148,6 +148,8 @@ class MlflowSweepCallback(Callback):
             self._close_parents("KILLED")
             _fail(str(exc))
         os.environ[PARENT_RUN_ENV] = json.dumps(self.parents)
+        if self.expected_jobs is not None:  # the figure policy's "how big is this sweep"
+            os.environ[SWEEP_JOBS_ENV] = str(self.expected_jobs)
         atexit.register(self._finish)  # runs even when the sweep raises on a failed job
         where = ", ".join(f"'{e}'" for e in self.experiments)
         print(
@@ -184,6 +186,7 @@ class MlflowSweepCallback(Callback):
             tracking.end_run(tracking.client_for(self.parent_stores[run_id]), run_id, status)
         self.parents = {}
         os.environ.pop(PARENT_RUN_ENV, None)
+        os.environ.pop(SWEEP_JOBS_ENV, None)
         return closed
 
     def _finish(self) -> None:

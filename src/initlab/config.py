@@ -634,6 +634,12 @@ class AdamTrainer(TrainerConfig):
 # --- tracking and the top level ----------------------------------------------------------
 
 
+class FigurePolicy(Enum):
+    auto = "auto"  # per-run figures for sweeps of up to figures_max_jobs jobs (and single runs)
+    all = "all"  # every run draws its figures
+    none = "none"  # metrics only (the report still draws its sweep-level figures from them)
+
+
 @dataclass
 class TrackingConfig:
     """Where runs go. ``uri: null`` means $MLFLOW_TRACKING_URI, else <project>/mlruns/mlflow.db."""
@@ -644,8 +650,15 @@ class TrackingConfig:
     # A seeds=K job's run always has every seed's numbers (the table seeds.json); with this,
     # also one nested run per seed (off: 40 nested runs a job push sweeps off the UI's page).
     seed_runs: bool = False
+    # Per-run figures cost ~1-3 s a run (deep nets: the boundary over a 175k-point grid, four
+    # times for its evolution): a person looks at them for a few runs, not for hundreds.
+    figures: FigurePolicy = FigurePolicy.auto
+    figures_max_jobs: int = 20
 
     def __post_init__(self) -> None:
+        _require(
+            self.figures_max_jobs >= 0, "tracking.figures_max_jobs", ">= 0", self.figures_max_jobs
+        )
         _require(
             bool(self.experiment.strip()),
             "tracking.experiment",

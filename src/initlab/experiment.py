@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from initlab import batching, recording, render, tracking
 from initlab.activations import Activation, make_activation
-from initlab.config import Config, flatten, to_settings
+from initlab.config import Config, FigurePolicy, flatten, to_settings
 from initlab.datasets import Dataset, load_dataset
 from initlab.diagnostics import TrainingMonitor
 from initlab.initializers import InitReport, initialize
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # Set by the sweep callback for the jobs of a multirun: JSON {"<uri> <experiment>": parent run}.
 PARENT_RUN_ENV = "INITLAB_PARENT_RUN_ID"
+# Set by the sweep callback too: how many jobs the sweep has (the figure policy reads it).
+SWEEP_JOBS_ENV = "INITLAB_SWEEP_JOBS"
 
 # Print a progress line at most this often during long trainings.
 PROGRESS_EVERY_SECONDS = 5.0
@@ -109,6 +111,18 @@ def starting_point(
 StartHook = Callable[[Params, Dataset, Activation], None]
 
 
+# The boundary's evolution figure shows the network at these fractions of training (and at
+# the end), each rounded to a logged iteration.
+SNAPSHOT_FRACTIONS = (0.0, 0.1, 0.5)
+
+
+def snapshot_steps(trainer) -> list[int]:
+    """The iterations at which training keeps the parameters for the evolution figure."""
+    every = trainer.log_every
+    steps = {round(f * trainer.iterations / every) * every for f in SNAPSHOT_FRACTIONS}
+    return sorted(s for s in steps if s < trainer.iterations)
+
+
 def train_batch(
     batch: list[Config], label: str = "", on_start: StartHook | None = None
 ) -> list[Trained]:
@@ -144,7 +158,8 @@ def train_batch(
         rule=UpdateRule.from_config(trainer), iterations=trainer.iterations,
         log_every=trainer.log_every, batch_size=trainer.batch_size,
         shuffle_seed=trainer.shuffle_seed, on_log=progress, monitor=monitor,
-        engine=trainer.engine.value, dtype=trainer.dtype.value,
+        snapshots=snapshot_steps(trainer), engine=trainer.engine.value,
+        dtype=trainer.dtype.value,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     train_accuracy = accuracy(params, data.X_train, data.Y_train, act)
@@ -156,7 +171,10 @@ def train_batch(
         results.append(
             Trained(
                 job, data, act, seeds, initial.take(part), init_reports, params.take(part),
-                History(history.steps, history.costs[part], history.final_cost[part]),
+                History(
+                    history.steps, history.costs[part], history.final_cost[part],
+                    {i: p.take(part) for i, p in history.snapshots.items()},
+                ),
                 monitor.take(part) if monitor is not None else None,
                 train_accuracy[part], test_accuracy[part],
                 seconds=seconds * len(seeds) / initial.replicas,  # its share of the batch
@@ -211,10 +229,11 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         logging_seconds = time.perf_counter() - clock
         early: dict[str, Future] = {}
         states: list[recording.InitialStates] = []  # the initial diagnostics, computed once
+        figures = draws_figures(settings)
 
         def draw_initial_state(initial: Params, data: Dataset, act: Activation) -> None:
             states.append(recording.InitialStates(settings, initial, data, act))
-            if settings.diagnostics and settings.seeds == 1:  # drawn while the job trains
+            if figures and settings.diagnostics and settings.seeds == 1:  # while it trains
                 early.update(render.submit(recording.initial_figures(states[0])))
 
         # A batching launcher may have trained this job already, stacked with its siblings.
@@ -224,10 +243,11 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         initial_states = states[0] if states else recording.InitialStates.of(result)
         if settings.seeds == 1:
             recording.record_run(
-                client, run_id, cfg, result, replica=0, drawing=early, states=initial_states
-            )
+                client, run_id, cfg, result, replica=0, figures=figures, drawing=early,
+                states=initial_states,
+            )  # fmt: skip
         else:
-            recording.record_seed_summary(client, run_id, cfg, result, initial_states)
+            recording.record_seed_summary(client, run_id, cfg, result, initial_states, figures)
             for k, seed in enumerate(result.seeds if settings.tracking.seed_runs else ()):
                 seed_tags = tags | {tracking.ROLE_TAG: "seed", tracking.SEED_TAG: str(seed)}
                 with tracking.tracked_run(
@@ -238,12 +258,22 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
                     recording.record_start(client, seed_run, cfg, parameters)
                     recording.record_run(
                         client, seed_run, cfg, result, replica=k, figures=False,
-                        states=initial_states,
+                        states=initial_states, samples=False,
                     )  # fmt: skip
         # The time this job waited for MLflow and its figures (the last write excepted).
         logging_seconds += time.perf_counter() - clock
         tracking.log_metrics(client, run_id, {"logging_seconds": logging_seconds})
     return _outcome(job, result, run_id)
+
+
+def draws_figures(settings: Config) -> bool:
+    """Whether this job draws its own figures: tracking.figures, and for ``auto`` the size of
+    the sweep it belongs to (single runs and sweeps of unknown size draw them)."""
+    policy = settings.tracking.figures
+    if policy != FigurePolicy.auto:
+        return policy == FigurePolicy.all
+    jobs = os.environ.get(SWEEP_JOBS_ENV, "")
+    return not jobs.isdigit() or int(jobs) <= settings.tracking.figures_max_jobs
 
 
 def parent_key(uri: str, experiment: str) -> str:

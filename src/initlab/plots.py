@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 GRID_PAD = 0.45
 GRID_POINTS = 420
 FIGSIZE = (7.0, 4.0)  # the course's plt.rcParams['figure.figsize']
-BOUNDARY_FIGSIZE = (5.5, 5.0)  # near-square: circles look round with an equal aspect
 PLOT_RECT = (0.1, 0.12, 0.86, 0.78)  # left, bottom, width, height of a single plot
 # PNG settings for every figure: a fast zlib level (the files are a few tens of kB anyway).
 SAVE_KWARGS: dict[str, Any] = {"format": "png", "dpi": 100, "pil_kwargs": {"compress_level": 3}}
@@ -32,12 +31,6 @@ def _figure(figsize: tuple[float, float]) -> Figure:
     from matplotlib.figure import Figure
 
     return Figure(figsize=figsize)
-
-
-def _spectral():
-    from matplotlib import colormaps
-
-    return colormaps["Spectral"]
 
 
 @dataclass(frozen=True)
@@ -74,65 +67,153 @@ class Plane:
         return self.origin[:, None] + self.basis @ uv
 
 
-def decision_grid(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A mesh over the points' range (2, m), padded; square cells, GRID_POINTS along the widest."""
+def decision_grid(
+    points: np.ndarray, resolution: int = GRID_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """A mesh over the points' range (2, m), padded; square cells, ``resolution`` along the
+    widest side."""
     lo, hi = points.min(axis=1), points.max(axis=1)
     span = float(max(np.max(hi - lo), 1e-9))
     pad = GRID_PAD * span
-    step = (span + 2 * pad) / GRID_POINTS
+    step = (span + 2 * pad) / resolution
     return np.meshgrid(
         np.arange(lo[0] - pad, hi[0] + pad, step), np.arange(lo[1] - pad, hi[1] + pad, step)
     )
 
 
-def decision_boundary_figure(
-    predict: Callable[[np.ndarray], np.ndarray],
-    X_train: np.ndarray,
-    Y_train: np.ndarray,
-    X_test: np.ndarray | None = None,
-    Y_test: np.ndarray | None = None,
-    *,
-    title: str = "",
-    feature_names: tuple[str, ...] = (),
-) -> Figure:
-    """Predicted regions on a grid over the data, training points (dots), test points (crosses).
+@dataclass(frozen=True)
+class BoundaryData:
+    """The points a boundary figure shows, and how its classes and inputs are called."""
 
-    ``predict`` maps an (n_features, m) array to m labels in {0, 1}. Data with other than two
-    features are drawn in a plane (:class:`Plane`), said in the axis labels.
-    """
-    plane = Plane.of(X_train, feature_names)
-    train_uv = plane.coords(X_train)
-    if plane.basis.shape[0] == 1:  # one feature: spread the points over the dummy axis
-        train_uv[1] = np.linspace(-1, 1, train_uv.shape[1])
-    xx, yy = decision_grid(train_uv)
-    Z = predict(plane.inputs(np.c_[xx.ravel(), yy.ravel()].T)).reshape(xx.shape)
-    fig = _figure(BOUNDARY_FIGSIZE)
-    ax = fig.add_axes((0.12, 0.1, 0.84, 0.8))
-    spectral = _spectral()
-    # Class 0 is always red and class 1 blue, like the points, even when a network predicts
-    # one class everywhere (zeros init); regions lighter than points, so errors stand out.
+    X_train: np.ndarray
+    Y_train: np.ndarray
+    X_test: np.ndarray | None = None
+    Y_test: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
+    class_names: tuple[str, str] = ("0", "1")
+
+
+# Class 0 red, class 1 blue, for the regions (P(class 1) from red through white to blue) and
+# the points alike.
+CLASS_COLOURS = ("#c0392b", "#2c6fbb")
+
+
+# The evolution figure's panels are a third of the single figure's width: a coarser grid.
+EVOLUTION_GRID_POINTS = 160
+
+
+def _boundary_axes(
+    ax,
+    probability: Callable[[np.ndarray], np.ndarray],
+    data: BoundaryData,
+    resolution: int = GRID_POINTS,
+):
+    """Draw P(class 1) over the data's window, its 0.5 contour and the points on ``ax``;
+    return (the image, for a colour bar; train and test accuracy; a note on degenerate P)."""
+    from matplotlib.lines import Line2D
+
+    plane = Plane.of(data.X_train, data.feature_names)
+    one_feature = plane.basis.shape[0] == 1
+
+    def coords(X: np.ndarray) -> np.ndarray:
+        uv = plane.coords(X)
+        if one_feature:  # one feature: spread the points over the dummy axis
+            uv[1] = np.linspace(-1, 1, uv.shape[1])
+        return uv
+
+    train_uv = coords(data.X_train)
+    xx, yy = decision_grid(train_uv, resolution)
+    P = probability(plane.inputs(np.c_[xx.ravel(), yy.ravel()].T)).reshape(xx.shape)
+    finite = np.isfinite(P)
     extent = (xx.min(), xx.max(), yy.min(), yy.max())
-    ax.imshow(
-        Z, origin="lower", extent=extent, cmap=spectral, vmin=0, vmax=1, alpha=0.45,
-        interpolation="nearest", aspect="equal" if plane.basis.shape[0] != 1 else "auto",
+    image = ax.imshow(
+        np.where(finite, P, np.nan), origin="lower", extent=extent, cmap="RdBu", vmin=0, vmax=1,
+        alpha=0.55, interpolation="nearest", aspect="auto" if one_feature else "equal",
     )  # fmt: skip
-    ax.scatter(
-        train_uv[0], train_uv[1], c=np.squeeze(Y_train), cmap=spectral, vmin=0, vmax=1,
-        s=18, edgecolors="white", linewidths=0.4, label="train",
-    )  # fmt: skip
-    if X_test is not None and Y_test is not None:
-        test_uv = plane.coords(X_test)
-        if plane.basis.shape[0] == 1:
-            test_uv[1] = np.linspace(-1, 1, test_uv.shape[1])
-        ax.scatter(
-            test_uv[0], test_uv[1], c=np.squeeze(Y_test), cmap=spectral, vmin=0, vmax=1,
-            s=42, marker="X", edgecolors="k", linewidths=0.7, label="test",
-        )  # fmt: skip
-        ax.legend(loc="upper right", fontsize=8, framealpha=0.8)
+    note = ""
+    if not finite.all():
+        note = f"{100 * (1 - finite.mean()):.0f}% of the plane: not a number (diverged)"
+    elif np.ptp(P) < 1e-9:
+        note = f"P(class 1) = {P.flat[0]:.3f} everywhere: no boundary"
+    elif P.min() < 0.5 < P.max():
+        ax.contour(xx, yy, P, levels=[0.5], colors="k", linewidths=1.2)
+    accuracy = []
+    handles = []
+    for X, Y, marker, size, what in (
+        (data.X_train, data.Y_train, "o", 16, "train"),
+        (data.X_test, data.Y_test, "X", 40, "test"),
+    ):
+        if X is None or Y is None:
+            continue
+        uv, labels = coords(X), np.squeeze(Y).astype(int)
+        for k in (0, 1):
+            ax.scatter(uv[0][labels == k], uv[1][labels == k], c=CLASS_COLOURS[k], s=size,
+                       marker=marker, edgecolors="white" if marker == "o" else "k",
+                       linewidths=0.4 if marker == "o" else 0.6)  # fmt: skip
+            handles.append(Line2D([], [], marker=marker, linestyle="", color=CLASS_COLOURS[k],
+                                  label=f"{what}: {data.class_names[k]}"))  # fmt: skip
+        with np.errstate(invalid="ignore"):
+            accuracy.append(float(np.mean((probability(X) > 0.5) == labels)))
+    ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.85)
     ax.set_xlabel(plane.labels[0])
     ax.set_ylabel(plane.labels[1])
+    return image, accuracy, note
+
+
+def _accuracy_text(accuracy: list[float]) -> str:
+    names = ("train", "test")
+    return ", ".join(f"{name} {100 * a:.2f}%" for name, a in zip(names, accuracy, strict=False))
+
+
+def decision_boundary_figure(
+    probability: Callable[[np.ndarray], np.ndarray], data: BoundaryData, *, title: str = ""
+) -> Figure:
+    """P(class 1) as shading over the data's window (red: class 0, blue: class 1), the 0.5
+    contour, a colour bar, the training points (dots) and test points (crosses) by class, and
+    the accuracies in the title. ``probability`` maps (n_features, m) inputs to m values.
+    Data with other than two features are drawn in a plane (:class:`Plane`)."""
+    fig = _figure((6.2, 5.2))
+    ax = fig.add_axes((0.11, 0.1, 0.7, 0.78))
+    image, accuracy, note = _boundary_axes(ax, probability, data)
+    cax = fig.add_axes((0.84, 0.1, 0.03, 0.78))
+    named = data.class_names != ("0", "1")
+    fig.colorbar(
+        image, cax=cax, label=f"P(class 1: {data.class_names[1]})" if named else "P(class 1)"
+    )
+    if note:
+        ax.text(0.5, 0.04, note, transform=ax.transAxes, ha="center", fontsize=8,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})  # fmt: skip
+    heading = f"{title}\n" if title else ""
+    ax.set_title(f"{heading}{_accuracy_text(accuracy)}", fontsize=9)
+    return fig
+
+
+def boundary_evolution_figure(
+    snapshots: list[tuple[int, Callable[[np.ndarray], np.ndarray]]],
+    data: BoundaryData,
+    *,
+    title: str = "",
+) -> Figure:
+    """The boundary at a few points of training (iteration, P(class 1)), side by side."""
+    n = len(snapshots)
+    fig = _figure((3.4 * n + 0.6, 3.9))
+    width = 0.88 / n
+    image = None
+    for k, (iteration, probability) in enumerate(snapshots):
+        ax = fig.add_axes((0.04 + k * width + 0.12 * width, 0.13, 0.8 * width, 0.66))
+        image, accuracy, note = _boundary_axes(ax, probability, data, EVOLUTION_GRID_POINTS)
+        ax.set_title(f"iteration {iteration}\n{_accuracy_text(accuracy)}", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if k:  # one legend is enough
+            ax.get_legend().remove()
+        if note:
+            ax.text(0.5, 0.04, note, transform=ax.transAxes, ha="center", fontsize=7,
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})  # fmt: skip
+    if image is not None:
+        cax = fig.add_axes((0.94, 0.13, 0.012, 0.66))
+        fig.colorbar(image, cax=cax).ax.tick_params(labelsize=7)
     if title:
-        ax.set_title(title, fontsize=10)
+        fig.suptitle(f"Decision boundary during training: {title}", fontsize=10)
     return fig
 
 

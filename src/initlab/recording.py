@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from initlab import render, tracking
 from initlab.diagnostics import initial_diagnostics, theory_diagnostics
+from initlab.plots import BoundaryData
 from initlab.render import FigureSpec
 
 if TYPE_CHECKING:
@@ -76,6 +77,9 @@ class InitialState:
     point: MeanField
 
 
+ACTIVATION_SAMPLES = 2000
+
+
 class InitialStates:
     """Each replica's :class:`InitialState`, computed once on first use: the figures drawn
     while the job trains and the metrics logged after it share them."""
@@ -87,6 +91,23 @@ class InitialStates:
     @staticmethod
     def of(result: Trained) -> InitialStates:
         return InitialStates(result.settings, result.initial, result.data, result.act)
+
+    def activation_samples(self, replica: int, most: int = ACTIVATION_SAMPLES) -> bytes:
+        """Up to ``most`` activations of every hidden layer at init, evenly spaced over units
+        and examples, as an npz file's bytes (``layer1``, ``layer2``, ...)."""
+        import io
+
+        from initlab.network import forward
+
+        hidden = forward(self.initial.replica(replica), self.data.X_train, self.act)
+        arrays = {}
+        for number, a in enumerate(hidden.activations[1:-1], start=1):
+            values = a[0].ravel()
+            pick = np.linspace(0, values.size - 1, min(most, values.size)).astype(int)
+            arrays[f"layer{number}"] = values[pick].astype(np.float32)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        return buffer.getvalue()
 
     def __getitem__(self, replica: int) -> InitialState:
         if replica not in self._states:
@@ -145,22 +166,47 @@ def initial_figures(states: InitialStates, replica: int = 0) -> dict[str, Figure
     }  # fmt: skip
 
 
+def _boundary_data(data: Dataset) -> BoundaryData:
+    return BoundaryData(
+        data.X_train, data.Y_train, data.X_test, data.Y_test,
+        feature_names=tuple(
+            f"{name} (standardized)" if data.feature_mean is not None else name
+            for name in data.feature_names
+        ),
+        class_names=(str(data.classes[0]), str(data.classes[1])),
+    )  # fmt: skip
+
+
+def _which_seed(result: Trained, replica: int) -> str:
+    return (
+        f" (seed {result.seeds[replica]} of {len(result.seeds)})" if len(result.seeds) > 1 else ""
+    )
+
+
 def _boundary_figure(result: Trained, replica: int) -> FigureSpec:
-    data = result.data
     return (
         "decision_boundary_figure",
         {
             "params": result.params.replica(replica), "act": result.act,
-            "X_train": data.X_train, "Y_train": data.Y_train,
-            "X_test": data.X_test, "Y_test": data.Y_test,
-            "title": f"Decision boundary: {_title(result)}" + (
-                f" (seed {result.seeds[replica]} of {len(result.seeds)})"
-                if len(result.seeds) > 1 else ""
-            ),
-            "feature_names": tuple(
-                f"{name} (standardized)" if data.feature_mean is not None else name
-                for name in data.feature_names
-            ),
+            "data": _boundary_data(result.data),
+            "title": f"{_title(result)}{_which_seed(result, replica)}",
+        },
+    )  # fmt: skip
+
+
+def _evolution_figure(result: Trained, replica: int) -> FigureSpec | None:
+    """The boundary at the snapshots the trainer kept and at the end."""
+    kept = result.history.snapshots
+    if not kept:
+        return None
+    end = result.settings.trainer.iterations
+    snapshots = [(i, p.replica(replica)) for i, p in sorted(kept.items())]
+    snapshots.append((end, result.params.replica(replica)))
+    return (
+        "boundary_evolution_figure",
+        {
+            "snapshots": snapshots, "act": result.act, "data": _boundary_data(result.data),
+            "title": f"{_title(result)}{_which_seed(result, replica)}",
         },
     )  # fmt: skip
 
@@ -187,12 +233,14 @@ def record_run(
     figures: bool = True,
     drawing: dict[str, Future] | None = None,
     states: InitialStates | None = None,
+    samples: bool = True,
 ) -> None:
     """One replica's metrics (cost curve, accuracies, diagnostics) and figures.
 
     The figures are drawn by worker processes while the metrics are logged; ``drawing`` holds
     those already submitted (the initial-state figures, drawn while the job trained), and
-    ``states`` the initial diagnostics already computed for them.
+    ``states`` the initial diagnostics already computed for them. ``samples``: also the
+    activations at init that the report's histograms use (``diagnostics/activations.npz``).
     """
     states = states or InitialStates.of(result)
     steps, costs = _cost_curve(result, replica)
@@ -208,6 +256,9 @@ def record_run(
     if figures:
         cost_args = {"steps": np.asarray(steps), "costs": np.asarray(costs)}
         specs[tracking.BOUNDARY_ARTIFACT] = _boundary_figure(result, replica)
+        evolution = _evolution_figure(result, replica)
+        if evolution is not None:
+            specs[tracking.EVOLUTION_ARTIFACT] = evolution
         specs[tracking.COST_ARTIFACT] = (
             "cost_figure",
             cost_args | {"title": f"Cost: {_title(result)}"},
@@ -216,6 +267,10 @@ def record_run(
         curves += _diagnostic_metrics(result, replica, states)
         if figures and not drawing:
             specs |= initial_figures(states, replica)
+        if samples:  # data, cheap: whatever the figure policy
+            drawing[tracking.ACTIVATIONS_ARTIFACT] = render.ready(
+                states.activation_samples(replica)
+            )
     drawing |= render.submit(specs)
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
     render.log_drawn(client, run_id, drawing)
@@ -271,10 +326,16 @@ def seed_table(result: Trained) -> dict[str, list]:
 
 
 def record_seed_summary(
-    client: Any, run_id: str, cfg: DictConfig, result: Trained, states: InitialStates
+    client: Any,
+    run_id: str,
+    cfg: DictConfig,
+    result: Trained,
+    states: InitialStates,
+    figures: bool = True,
 ) -> None:
-    """On the job's run: the seed statistics, the mean cost curve (metric ``cost``), every
-    seed's cost curve in one figure, the first seed's decision boundary and diagnostics."""
+    """On the job's run: the seed statistics, the mean cost curve (metric ``cost``) with its
+    min-max band, every seed's numbers as a table, and (with ``figures``) every seed's cost
+    curve in one figure, the first seed's decision boundary and diagnostics."""
     scalars = seed_statistics(result) | {"train_seconds": result.seconds}
     scalars.pop("seeds")  # a param already
     steps = [*result.history.steps.tolist(), result.settings.trainer.iterations]
@@ -289,10 +350,12 @@ def record_seed_summary(
         ),
     }
     curves = []
+    drawing = {}
     if result.settings.diagnostics:
         curves = _diagnostic_metrics(result, 0, states)
         specs |= initial_figures(states)
-    drawing = render.submit(specs)
+        drawing[tracking.ACTIVATIONS_ARTIFACT] = render.ready(states.activation_samples(0))
+    drawing |= render.submit(specs)
     with np.errstate(invalid="ignore"):  # a diverged seed's NaN spreads to its steps' stats
         band = {"cost": costs.mean(axis=0), "cost_min": costs.min(axis=0),
                 "cost_max": costs.max(axis=0)}  # fmt: skip

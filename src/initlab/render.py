@@ -30,9 +30,16 @@ def draw(spec: FigureSpec) -> bytes:
 
     name, kwargs = spec
     kwargs = dict(kwargs)
-    if name == "decision_boundary_figure":  # the predictor travels as params + activation
+    # Networks travel as parameters + activation; the figures get their P(class 1) functions.
+    if name == "decision_boundary_figure":
         params, act = kwargs.pop("params"), kwargs.pop("act")
-        kwargs["predict"] = lambda X: probabilities(params, X, act)[0, 0] > 0.5
+        kwargs["probability"] = lambda X: probabilities(params, X, act)[0, 0]
+    elif name == "boundary_evolution_figure":
+        act = kwargs.pop("act")
+        kwargs["snapshots"] = [
+            (i, lambda X, p=params: probabilities(p, X, act)[0, 0])
+            for i, params in kwargs["snapshots"]
+        ]
     figure = getattr(plots, name)(**kwargs)
     buffer = io.BytesIO()
     figure.savefig(buffer, **plots.SAVE_KWARGS)
@@ -79,6 +86,13 @@ def warm_up() -> None:
     executor = _executor()
     for _ in range(min(2, os.cpu_count() or 1)):
         executor.submit(_import_plotting)
+
+
+def ready(data: bytes) -> Future:
+    """Bytes already made (not a figure), to upload with the figures."""
+    future: Future = Future()
+    future.set_result(data)
+    return future
 
 
 def submit(figures: dict[str, FigureSpec]) -> dict[str, Future]:

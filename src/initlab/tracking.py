@@ -43,9 +43,12 @@ GROUP_TAGS = ("init", "activation", "dataset")
 # view shows only top-level artifacts side by side.
 BOUNDARY_ARTIFACT = "decision_boundary.png"
 COST_ARTIFACT = "cost.png"
+EVOLUTION_ARTIFACT = "boundary_evolution.png"  # the boundary at 0, 10, 50 and 100% of training
 SIGNAL_ARTIFACT = "signal_propagation.png"
 HISTOGRAMS_ARTIFACT = "activation_histograms.png"
 JACOBIAN_ARTIFACT = "jacobian_spectrum.png"
+# Up to 2000 activations of every hidden layer at init (npz, float32): the report's histograms.
+ACTIVATIONS_ARTIFACT = "diagnostics/activations.npz"
 CONFIG_ARTIFACT = "config/config.yaml"
 SEEDS_TABLE_ARTIFACT = "seeds.json"  # a seeds=K job: one row per seed
 

@@ -11,8 +11,8 @@ least per-call overhead; with K replicas ``np.matmul`` runs over the leading axi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,11 +28,13 @@ MonitorHook = Callable[[int, Params, Forward, Params], None]
 
 @dataclass
 class History:
-    """The cost per replica at the logged iterations, plus the cost after the last step."""
+    """The cost per replica at the logged iterations, plus the cost after the last step, and
+    the parameters as they were at the iterations asked for (``snapshots``)."""
 
     steps: np.ndarray  # (n_logged,)
     costs: np.ndarray  # (K, n_logged)
     final_cost: np.ndarray  # (K,)
+    snapshots: dict[int, Params] = field(default_factory=dict)  # iteration -> params before it
 
 
 def _flat_like(arrays: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -183,6 +185,7 @@ def fit(
     shuffle_seed: int = 0,
     on_log: ProgressHook | None = None,
     monitor: MonitorHook | None = None,
+    snapshots: Sequence[int] = (),
     engine: str = "numpy",
     dtype: str = "float64",
 ) -> tuple[Params, History]:
@@ -194,10 +197,15 @@ def fit(
     :class:`~initlab.optimizers.BatchOrder` gives for ``shuffle_seed``. Either way the cost
     logged at iteration i is that of the whole training set before step i, and the monitor
     sees the whole set's forward pass and gradient.
+    ``snapshots``: iterations (multiples of ``log_every``) at which to keep a copy of the
+    parameters, before that iteration's step (``History.snapshots``).
     ``engine`` is ``numpy`` (this module's loop, the reference), ``numba`` (the compiled fast
     path) or ``auto``.
     """
     rule = _the_rule(lr, rule)
+    wanted = sorted({int(i) for i in snapshots if 0 <= i < iterations})
+    if any(i % log_every for i in wanted):
+        raise ValueError(f"snapshots {wanted} must be multiples of log_every={log_every}")
     batching = not full_batch(X.shape[1], batch_size)
     order = BatchOrder(X.shape[1], batch_size, shuffle_seed) if batching else None
     # float32 exists only in the compiled engine: then auto keeps it whatever the width.
@@ -205,11 +213,11 @@ def fit(
     if resolve_engine(engine, act, widest) == "numba":
         return _fit_compiled(
             params, X, Y, act, rule, iterations, log_every, order, batch_size, on_log, monitor,
-            dtype,
+            wanted, dtype,
         )  # fmt: skip
     ws = Workspace(params, X, Y, act)
     optimizer = Optimizer(rule, ws.theta)
-    steps, costs = [], []
+    steps, costs, kept = [], [], {}
 
     def log(i: int) -> None:  # after a full-batch forward (and backward) pass
         cost = ws.cost()
@@ -222,6 +230,8 @@ def fit(
 
     for i in range(iterations):
         logged = i % log_every == 0
+        if i in wanted:
+            kept[i] = ws.params.copy()
         if not batching:
             ws.forward(ws.full)
             ws.backward(ws.full)
@@ -238,7 +248,7 @@ def fit(
             ws.backward(batch)
         optimizer.step(ws.theta, ws.grad, ws.params, ws.grads)
     ws.forward(ws.full)
-    history = History(np.asarray(steps), np.stack(costs, axis=1), ws.cost())
+    history = History(np.asarray(steps), np.stack(costs, axis=1), ws.cost(), kept)
     return ws.params.copy(), history
 
 
@@ -264,6 +274,7 @@ def _fit_compiled(
     batch_size: int,
     on_log: ProgressHook | None,
     monitor: MonitorHook | None,
+    snapshots: list[int],
     dtype: str,
 ) -> tuple[Params, History]:
     """The numba fast path, in chunks of whole logging intervals.
@@ -278,13 +289,16 @@ def _fit_compiled(
     chunk = log_every if monitor is not None else log_every * max(1, PROGRESS_CHUNK // log_every)
     options = {"slope": getattr(act, "slope", 0.01), "alpha": getattr(act, "alpha", 1.0)}
     state = fastpath.new_state(params, rule, np.dtype(dtype).type)
-    steps, costs = [], []
+    steps, costs, kept = [], [], {}
     done, final = 0, None
     while done < iterations:
         if monitor is not None:  # (float32 parameters come back held in float64 arrays)
             fwd = forward(params, X, act)
             monitor(done, params, fwd, backward(params, fwd, Y, act))
-        n = min(chunk, iterations - done)
+        if done in snapshots:
+            kept[done] = params.copy()
+        # A chunk ends at the next snapshot, so that its parameters can be kept.
+        n = min([chunk, iterations - done, *(i - done for i in snapshots if i > done)])
         epochs, first_epoch = order.chunk(done, n) if order is not None else (None, 0)
         params, part = fastpath.fit_fast(
             params, X, Y, act.name, rule=rule, iterations=n, log_every=log_every,
@@ -297,4 +311,4 @@ def _fit_compiled(
             on_log(done, part.costs[:, 0])
         done += n
         final = part.final_cost
-    return params, History(np.concatenate(steps), np.concatenate(costs, axis=1), final)
+    return params, History(np.concatenate(steps), np.concatenate(costs, axis=1), final, kept)

@@ -38,10 +38,37 @@ def test_sweep_exits_cleanly_and_prints_the_table(two_job_sweep):
     result, _ = two_job_sweep
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "final cost" in out and "train acc" in out
-    assert "init=zeros" in out and "init=he" in out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if "final cost" in line)
+    assert lines[start].split()[:2] == ["job", "init"]  # a column for the one swept key
+    assert "train acc" in out and "train s" in out and "share of the training time" in out
+    rows = [line.split() for line in lines[start + 2 : start + 4]]
+    assert [row[:2] for row in rows] == [["0", "zeros"], ["1", "he"]]
     assert "2 job(s) finished, 0 failed" in out
-    assert "make ui" in out and "report" in out
+    assert "make ui" in out and "python src/report.py --run " in out
+
+
+def test_the_parent_run_carries_the_sweeps_summary(two_job_sweep):
+    import json
+
+    _, uri = two_job_sweep
+    client = MlflowClient(tracking_uri=uri)
+    (parent,) = [r for r in _runs(uri) if r.data.tags.get(tracking.ROLE_TAG) == "sweep"]
+    jobs = {
+        r.data.tags["init"]: r for r in _runs(uri) if r.data.tags.get(tracking.ROLE_TAG) == "job"
+    }
+    he = jobs["he"]
+    top = max(jobs.values(), key=lambda r: r.data.metrics["test_accuracy"])
+    assert parent.data.tags["initlab.best_run"] == top.info.run_id
+    assert parent.data.tags["initlab.best_job"] == top.data.tags[tracking.OVERRIDES_TAG]
+    m = parent.data.metrics
+    assert m["jobs_finished"] == 2 and m["jobs_failed"] == 0
+    assert m["best_test_accuracy"] == top.data.metrics["test_accuracy"]
+    path = client.download_artifacts(parent.info.run_id, "jobs.json")
+    table = json.loads(Path(path).read_text())
+    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]
+    assert [r["init"] for r in rows] == ["zeros", "he"]
+    assert rows[1]["run_id"] == he.info.run_id and rows[0]["status"] == "FINISHED"
 
 
 def test_sweep_has_one_parent_and_two_finished_children(two_job_sweep):

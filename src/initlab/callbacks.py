@@ -27,6 +27,7 @@ from initlab import batching, tracking
 from initlab.config import Config, ConfigError, job_config, to_settings
 from initlab.datasets import load_dataset
 from initlab.experiment import PARENT_RUN_ENV, SWEEP_JOBS_ENV, Outcome, parent_key
+from initlab.sweep_summary import SummaryRow, format_table, log_parent_summary
 
 
 def expand_sweep(task_overrides: list[str], sweeper_params: Any = None) -> list[list[str]]:
@@ -69,34 +70,12 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
-def format_table(rows: list[Outcome | tuple[str, str]]) -> str:
-    """Rows are outcomes, or (job name, error) for a failed job."""
-    job_width = max([3, *(len(row.name if isinstance(row, Outcome) else row[0]) for row in rows)])
-    init_width = max([4, *(len(row.init) for row in rows if isinstance(row, Outcome))])
-    header = (
-        f"{'job':<{job_width}}  {'init':<{init_width}}  {'final cost':>10}  {'train acc':>9}  "
-        f"{'test acc':>8}  {'seconds':>7}"
-    )
-    lines = [header, "-" * len(header)]
-    for row in rows:
-        if isinstance(row, Outcome):
-            lines.append(
-                f"{row.name:<{job_width}}  {row.init:<{init_width}}  {row.final_cost:>10.6g}  "
-                f"{100 * row.train_accuracy:>8.2f}%  {100 * row.test_accuracy:>7.2f}%  "
-                f"{row.seconds:>7.2f}"
-            )
-        else:
-            name, error = row
-            lines.append(f"{name:<{job_width}}  FAILED: {error}")
-    return "\n".join(lines)
-
-
 class MlflowSweepCallback(Callback):
     def __init__(self) -> None:
         self.parents: dict[str, str] = {}  # parent_key(uri, experiment) -> the parent run there
         self.parent_stores: dict[str, str] = {}  # parent run -> its tracking URI
         self.expected_jobs: int | None = None
-        self.rows: list[Outcome | tuple[str, str]] = []
+        self.rows: list[SummaryRow] = []
         self.failed = 0
         self.uri = ""
         self.experiments: list[str] = []
@@ -163,15 +142,16 @@ class MlflowSweepCallback(Callback):
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         if not self.parents and self.expected_jobs is None:
             return  # a single run (no multirun)
-        name = " ".join(job_return.overrides or []) or "defaults"
-        if job_return.status == JobStatus.COMPLETED and isinstance(
-            job_return._return_value, Outcome
-        ):
-            self.rows.append(job_return._return_value)
+        number = int(config.hydra.job.get("num") or len(self.rows))
+        overrides = tuple(job_return.overrides or [])
+        value = job_return._return_value
+        if job_return.status == JobStatus.COMPLETED and isinstance(value, Outcome):
+            self.rows.append(SummaryRow(number, overrides, value))
         else:
             self.failed += 1
-            error = job_return._return_value
-            self.rows.append((name, f"{type(error).__name__}: {error}"))
+            self.rows.append(
+                SummaryRow(number, overrides, None, f"{type(value).__name__}: {value}")
+            )
         if self.expected_jobs is not None and len(self.rows) == self.expected_jobs:
             self._finish()
 
@@ -195,15 +175,29 @@ class MlflowSweepCallback(Callback):
         missing = (self.expected_jobs or len(self.rows)) - len(self.rows)
         # Jobs that never reported back were interrupted (Ctrl-C, a crash): KILLED.
         status = "FAILED" if self.failed else "KILLED" if missing else "FINISHED"
+        if status != "KILLED":
+            self._summarise_on_parents()
         closed = self._close_parents(status)
         print("\n" + format_table(self.rows), flush=True)
         done = len(self.rows) - self.failed
         experiments = ", ".join(f"'{e}'" for e in self.experiments)
+        uri = "" if self.uri == tracking.resolve_tracking_uri() else f" --tracking-uri '{self.uri}'"
         print(
             f"\n{done} job(s) finished, {self.failed} failed"
             + (f", {missing} not run" if missing else "")
             + f". Parent run {', '.join(closed)}: {status}.\n"
             f"MLflow store: {self.uri} (experiment {experiments}); browse it with `make ui`.\n"
-            + "\n".join(f"Report: python src/report.py --experiment {e}" for e in self.experiments),
+            + "\n".join(f"Report: python src/report.py --run {run_id}{uri}" for run_id in closed),
             flush=True,
         )
+
+    def _summarise_on_parents(self) -> None:
+        """Each parent run gets the sweep's summary (its own store's jobs); a problem here is
+        said, and never stops the sweep from ending cleanly."""
+        for place, run_id in self.parents.items():
+            rows = [r for r in self.rows if r.outcome is None or r.outcome.place in ("", place)]
+            try:
+                client = tracking.client_for(self.parent_stores[run_id])
+                log_parent_summary(client, run_id, rows)
+            except Exception as exc:  # the sweep's result stands without it
+                tracking.warn(f"could not record the sweep's summary on {run_id}: {exc}")

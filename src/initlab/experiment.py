@@ -72,6 +72,7 @@ class Outcome:
     seconds: float
     run_id: str | None = None
     seeds: int = 1
+    place: str = ""  # parent_key(uri, experiment) of the store it was recorded in
 
 
 @dataclass
@@ -263,7 +264,7 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         # The time this job waited for MLflow and its figures (the last write excepted).
         logging_seconds += time.perf_counter() - clock
         tracking.log_metrics(client, run_id, {"logging_seconds": logging_seconds})
-    return _outcome(job, result, run_id)
+    return _outcome(job, result, run_id, parent_key(uri, settings.tracking.experiment))
 
 
 def draws_figures(settings: Config) -> bool:
@@ -295,7 +296,7 @@ def _in_background(function, *args) -> Future:
     return future
 
 
-def _outcome(job: JobInfo, result: Trained, run_id: str | None) -> Outcome:
+def _outcome(job: JobInfo, result: Trained, run_id: str | None, place: str = "") -> Outcome:
     outcome = Outcome(
         name=job.name,
         init=result.settings.init.name,
@@ -305,10 +306,11 @@ def _outcome(job: JobInfo, result: Trained, run_id: str | None) -> Outcome:
         seconds=result.seconds,
         run_id=run_id,
         seeds=len(result.seeds),
+        place=place,
     )
     what = f"{outcome.seeds} seeds, mean " if outcome.seeds > 1 else ""
     log.info(
-        "%s: %scost %.6g, train %.2f%%, test %.2f%% (%d iterations in %.2f s)",
+        "%s: %scost %.6g, train %.2f%%, test %.2f%% (%d iterations, training %.2f s)",
         outcome.name, what, outcome.final_cost, 100 * outcome.train_accuracy,
         100 * outcome.test_accuracy, result.settings.trainer.iterations, outcome.seconds,
     )  # fmt: skip

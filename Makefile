@@ -65,6 +65,7 @@ ui: install ## Serve the MLflow UI over the project store on http://127.0.0.1:50
 	@echo "MLflow UI on http://127.0.0.1:$(PORT) (Ctrl-C to stop)"
 	$(BIN)/mlflow ui --backend-store-uri $(UI_URI) --host 127.0.0.1 --port $(PORT) --workers 1
 
-clean: ## Remove Hydra's output folders and caches (keeps the MLflow store and reports)
+clean: ## Remove Hydra's output folders and caches (keeps the MLflow store, reports and compiled kernels)
 	rm -rf outputs multirun .pytest_cache .ruff_cache
-	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -path ./.venv -prune -o -name "*.pyc" -type f -exec rm -f {} +
+	@echo "kept: numba's compiled kernels (src/initlab/__pycache__/*.nbi, *.nbc)"

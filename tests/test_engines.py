@@ -81,3 +81,15 @@ def test_auto_hands_wide_nets_to_numpy():
     assert resolve_engine("auto", ACT, widest=WIDE_LAYER - 1) == "numba"
     assert resolve_engine("auto", ACT, widest=WIDE_LAYER) == "numpy"
     assert resolve_engine("numba", ACT, widest=10 * WIDE_LAYER) == "numba"  # asked for: given
+
+
+def test_the_first_run_can_tell_whether_the_kernels_are_compiled(tmp_path, monkeypatch, data):
+    """The "compiling the kernels" line is said when numba's cache has no training kernel."""
+    import numba
+
+    from initlab import fastpath
+
+    _train(data, "numba", iterations=10)  # compiled (or loaded) by now, in the cache
+    assert fastpath.kernels_cached()
+    monkeypatch.setattr(numba.config, "CACHE_DIR", str(tmp_path))  # an empty cache
+    assert not fastpath.kernels_cached()

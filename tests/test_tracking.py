@@ -208,6 +208,12 @@ BAD_INPUTS = [
     (["model=deep", "model.depth=0"], ["model.depth"]),
     (["model=deep", "model.hidden=[3]"], ["model.hidden"]),
     (["init.bias_std=-1"], ["init.bias_std", ">= 0"]),
+    (["+foo=1"], ["unknown key foo", "no such setting"]),
+    (["+trainer.momentum=0.9"], ["trainer.momentum", "did you mean trainer=momentum?"]),
+    (["-m", "init=he,xavier", "+optimizer=adam"], ["unknown key optimizer"]),
+    (["init=hee"], ["did you mean init=he?"]),
+    (["-m", "init=he,xavierr"], ["did you mean init=xavier?"]),
+    (["trainer.lrr=0.1"], ["did you mean trainer.lr?"]),
 ]
 
 
@@ -355,3 +361,46 @@ def test_the_figure_policy_skips_per_run_figures_of_big_sweeps(tmp_path, store, 
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert any(a.endswith(".png") for a in artifacts) == pngs, artifacts
         assert "diagnostics" in artifacts and "init/z_std" in run.data.metrics
+
+
+def test_ctrl_c_ends_the_sweep_with_one_line_per_interrupted_run(tmp_path, store):
+    """SIGINT to the process group (a terminal's Ctrl-C) while job 1 trains inside its run:
+    that run and the parent end KILLED, job 0 stays FINISHED, nothing is left RUNNING, and the
+    output is one line per interrupted run, without tracebacks from the process or its
+    figure workers."""
+    import os
+    import signal
+    import subprocess
+
+    from conftest import TRAIN
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "HYDRA_FULL_ERROR": "0"}
+    command = [
+        sys.executable, str(TRAIN), "-m", "init=he,xavier,zeros", "hydra/launcher=basic",
+        "trainer.engine=numpy", "trainer.iterations=200000", f"hydra.sweep.dir={tmp_path}/m",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    lines = []
+    try:
+        for line in process.stdout:  # wait until job 1 has started (job 0 is recorded)
+            lines.append(line)
+            if "#1 :" in line:
+                break
+        time.sleep(1.0)
+        os.killpg(process.pid, signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    out = "".join(lines) + rest
+    assert process.returncode == 130, out
+    assert "Traceback" not in out, out
+    assert out.count("interrupted: KILLED") == 1 and "initlab: interrupted (Ctrl-C)." in out
+    runs = _runs(store)
+    (parent,) = [r for r in runs if r.data.tags[tracking.ROLE_TAG] == "sweep"]
+    assert parent.info.status == "KILLED"
+    statuses = {r.data.tags["init"]: r.info.status for r in runs if r != parent}
+    assert statuses == {"he": "FINISHED", "xavier": "KILLED"}  # zeros never started

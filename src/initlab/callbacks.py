@@ -178,7 +178,8 @@ class MlflowSweepCallback(Callback):
         if status != "KILLED":
             self._summarise_on_parents()
         closed = self._close_parents(status)
-        print("\n" + format_table(self.rows), flush=True)
+        if self.rows:
+            print("\n" + format_table(self.rows), flush=True)
         done = len(self.rows) - self.failed
         experiments = ", ".join(f"'{e}'" for e in self.experiments)
         uri = "" if self.uri == tracking.resolve_tracking_uri() else f" --tracking-uri '{self.uri}'"

@@ -23,6 +23,14 @@ def run_and_exit(main: Callable[[], object]) -> NoReturn:
         main()
     except SystemExit as exc:  # Hydra reports errors by sys.exit
         code = exc.code
+    except KeyboardInterrupt:  # Ctrl-C: the runs it reached end KILLED (each said so)
+        print("initlab: interrupted (Ctrl-C).", file=sys.stderr)
+        code = 130
+    if code not in (0, None, 130):  # refused: say which option or key was probably meant
+        from initlab.suggestions import suggestions
+
+        for line in suggestions(sys.argv[1:]):
+            print(f"initlab: {line}", file=sys.stderr)
     atexit._run_exitfuncs()
     logging.shutdown()
     if isinstance(code, str):  # what Python would print for sys.exit("message")

@@ -797,10 +797,23 @@ def register_configs() -> None:
 
 
 def to_settings(cfg: DictConfig) -> Config:
-    """Turn a composed config into validated dataclasses (runs every ``__post_init__``)."""
+    """Turn a composed config into validated dataclasses (runs every ``__post_init__``).
+
+    A key added with ``+`` (``+trainer.momentum=0.9``) is in the config but in no schema:
+    it would be logged and ignored, so it is an error like any unknown key.
+    """
     settings = OmegaConf.to_object(cfg)
     if not isinstance(settings, Config):  # a config composed without the schema
         raise ConfigError(f"config was not built on the initlab schema (got {type(settings)})")
+    unknown = sorted(set(flatten(cfg)) - set(flatten(OmegaConf.structured(settings))))
+    if unknown:
+        from initlab.suggestions import key_hint
+
+        hints = [f"{key}{key_hint(key)}" for key in unknown]
+        raise ConfigError(
+            f"unknown key {', '.join(hints)}: initlab has no such setting "
+            "(a key added with + is not one either)"
+        )
     return settings
 
 

@@ -76,6 +76,18 @@ def available() -> bool:
     return numba is not None
 
 
+def kernels_cached() -> bool:
+    """Whether numba's on-disk cache already holds the training kernel (else the first call
+    compiles every kernel: ~10-20 s). Where numba keeps it: NUMBA_CACHE_DIR, else the
+    ``__pycache__`` beside this file."""
+    from pathlib import Path
+
+    root = Path(numba.config.CACHE_DIR) if numba and numba.config.CACHE_DIR else None
+    folder = root if root is not None else Path(__file__).parent / "__pycache__"
+    pattern = "fastpath._train_one*.nbi"
+    return any(folder.rglob(pattern) if root is not None else folder.glob(pattern))
+
+
 # Arrays are indexed [row, sample] rather than through row views, which cost reference-count
 # updates in the inner code. Each layer is computed as z = W·a_prev + b row by row (four terms
 # per pass over the row), then activated as a whole with one dispatch on the activation.

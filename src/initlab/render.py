@@ -13,6 +13,7 @@ import atexit
 import io
 import multiprocessing
 import os
+import signal
 import tempfile
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
@@ -62,11 +63,20 @@ def _executor() -> Executor:
         workers = min(2, os.cpu_count() or 1)
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
-            _pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            _pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_ignore_interrupts
+            )
             atexit.register(shutdown)
         else:
             _pool = _Inline()
     return _pool
+
+
+def _ignore_interrupts() -> None:
+    """Ctrl-C reaches the whole process group: the job's process handles it (its runs end
+    KILLED, one line each); the figure workers just stop when it shuts them down, without
+    a traceback each."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def shutdown() -> None:

@@ -55,7 +55,7 @@ def format_table(rows: Sequence[SummaryRow]) -> str:
     keys = ["job", *swept_keys(rows)]
     cells = [[str(row.number) if k == "job" else row.values.get(k, "(default)") for k in keys]
              for row in rows]  # fmt: skip
-    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(keys)]
+    widths = [max([len(k), *(len(c[i]) for c in cells)]) for i, k in enumerate(keys)]
     head = "  ".join(f"{k:<{w}}" for k, w in zip(keys, widths, strict=True))
     head += f"  {'final cost':>10}  {'train acc':>9}  {'test acc':>8}  {'train s':>7}"
     lines = [head, "-" * len(head)]

@@ -223,6 +223,7 @@ def tracked_run(
         yield run_id
     except KeyboardInterrupt:
         end_run(client, run_id, "KILLED")
+        warn(f"run '{name}' ({run_id}) interrupted: KILLED")
         raise
     except BaseException:
         end_run(client, run_id, "FAILED")

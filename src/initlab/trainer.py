@@ -11,6 +11,7 @@ least per-call overhead; with K replicas ``np.matmul`` runs over the leading axi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -258,6 +259,9 @@ def _the_rule(lr: float | None, rule: UpdateRule | None) -> UpdateRule:
     return rule if rule is not None else UpdateRule("gd", lr)
 
 
+log = logging.getLogger(__name__)
+_compile_said = False  # the "compiling" line is said once a process
+
 # Without a monitor the compiled path still returns to Python this often, for progress lines.
 PROGRESS_CHUNK = 2000
 
@@ -286,6 +290,13 @@ def _fit_compiled(
     from initlab import fastpath
     from initlab.network import backward, forward
 
+    global _compile_said
+    if not _compile_said and not fastpath.kernels_cached():
+        log.info(
+            "Compiling the training kernels (numba): the first run on this machine takes "
+            "10-20 s longer; they are cached for every later run (make clean keeps them)."
+        )
+    _compile_said = True
     chunk = log_every if monitor is not None else log_every * max(1, PROGRESS_CHUNK // log_every)
     options = {"slope": getattr(act, "slope", 0.01), "alpha": getattr(act, "alpha", 1.0)}
     state = fastpath.new_state(params, rule, np.dtype(dtype).type)

@@ -144,6 +144,10 @@ def test_markdown_is_deterministic(store: Store, latest: Path, tmp_path: Path) -
     assert _report(store, tmp_path) == 0
     again = (tmp_path / EXPERIMENT / "latest" / "report.md").read_bytes()
     assert again == (latest / "report.md").read_bytes()
+    # The HTML too, on one machine (its images are matplotlib's PNGs, without a version stamp;
+    # another matplotlib or FreeType may draw other pixels).
+    html_again = (tmp_path / EXPERIMENT / "latest" / "report.html").read_bytes()
+    assert html_again == (latest / "report.html").read_bytes()
     assert str(tmp_path) not in again.decode()
 
 
@@ -317,3 +321,21 @@ def test_names_cannot_inject_html_into_the_markdown(tmp_path):
     )
     prose = md.split("```")[0]  # a fenced code block shows text as it is: the command stays
     assert "<b>" not in prose and "&lt;b&gt;x&lt;/b&gt;" in prose
+
+
+def test_a_sweep_can_write_its_report_when_it_ends(tmp_path):
+    """tracking.report=true: the sweep writes (and logs to its parent) its report itself."""
+    import os
+
+    from conftest import TRAIN
+
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "INITLAB_REPORTS": str(tmp_path / "out")}
+    result = subprocess.run(
+        [sys.executable, str(TRAIN), "-m", "init=he,zeros", "trainer.iterations=50",
+         "tracking.report=true", f"hydra.sweep.dir={tmp_path}/m"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    md = tmp_path / "out" / EXPERIMENT / "latest" / "report.md"
+    assert md.is_file() and f"Report: {md.resolve()}" in result.stdout

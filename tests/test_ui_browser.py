@@ -120,6 +120,9 @@ def sweep(tmp_path_factory) -> Sweep:
     assert {r.data.tags[tracking.PARENT_TAG] for r in jobs} == {parent.info.run_id}
     children = {r.data.tags["init"]: (r.info.run_id, r.info.run_name) for r in jobs}
     assert set(children) == set(INITS)
+    from initlab.report import main as report  # the report, logged to the parent run
+
+    assert report(["--tracking-uri", uri, "--out", str(cwd / "reports")]) == 0
     return Sweep(
         uri=uri,
         store_dir=store_dir,
@@ -377,3 +380,41 @@ def test_every_runs_plots_are_served_as_png(sweep: Sweep, ui: str, page):
             assert response.status == 200, (name, artifact, response.status)
             assert response.headers["content-type"].startswith("image/png"), (name, artifact)
             assert response.body().startswith(PNG_MAGIC), (name, artifact)
+
+
+def test_chart_view_overlays_the_signal_propagation_against_depth(
+    sweep: Sweep, ui: str, page, shots
+):
+    """init/z_std is logged with step = layer: the chart view draws it against depth, one
+    line per run, and selecting the four runs overlays them."""
+    page.goto(
+        f"{ui}/#/experiments/{sweep.experiment_id}/runs"
+        "?workflowType=machine_learning&compareRunsMode=CHART"
+    )
+    _expand_parent_and_check_nesting(page, sweep)
+    _close_assistant(page)
+    page.get_by_placeholder("Search metric charts").fill("init/z_std")
+    names = [name for init, (_, name) in sweep.children.items() if init != "zeros"]
+    _wait_for_overlaid_curves(page, names, min_points=3)  # layers 1, 2, 3
+    shots(page, "7-chart-signal-against-depth")
+
+
+def test_the_parent_run_carries_the_report_and_the_summary(sweep: Sweep, ui: str, page, shots):
+    for artifact in ("report/report.md", "report/report.html", "jobs.json"):
+        response = page.request.get(
+            f"{ui}/get-artifact", params={"path": artifact, "run_uuid": sweep.parent_id}
+        )
+        assert response.status == 200, (artifact, response.status)
+    markdown = page.request.get(
+        f"{ui}/get-artifact", params={"path": "report/report.md", "run_uuid": sweep.parent_id}
+    ).text()
+    assert "## The lecture's numbers beside initlab's" not in markdown  # 500 iterations
+    assert "| job | init | status |" in markdown
+    page.goto(
+        f"{ui}/#/experiments/{sweep.experiment_id}/runs/{sweep.parent_id}"
+        "/artifacts/report/report.html"
+    )
+    _close_assistant(page)
+    expect(page.get_by_text("report.html", exact=True).first).to_be_visible()
+    page.wait_for_timeout(1500)  # the HTML renders in a frame
+    shots(page, "8-parent-report")

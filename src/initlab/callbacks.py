@@ -79,6 +79,7 @@ class MlflowSweepCallback(Callback):
         self.failed = 0
         self.uri = ""
         self.experiments: list[str] = []
+        self.report = False  # tracking.report of the sweep's jobs
 
     # --- start: validate everything, then create store, experiment and parent run ---------
 
@@ -109,6 +110,7 @@ class MlflowSweepCallback(Callback):
         )
         if not places:
             return
+        self.report = any(s.tracking.report for s in validated)
         name = " ".join(task_overrides) or "defaults"
         try:
             for uri, experiment in places:
@@ -178,19 +180,40 @@ class MlflowSweepCallback(Callback):
         if status != "KILLED":
             self._summarise_on_parents()
         closed = self._close_parents(status)
+        reports = self._write_reports() if status != "KILLED" else []
         if self.rows:
             print("\n" + format_table(self.rows), flush=True)
         done = len(self.rows) - self.failed
         experiments = ", ".join(f"'{e}'" for e in self.experiments)
         uri = "" if self.uri == tracking.resolve_tracking_uri() else f" --tracking-uri '{self.uri}'"
+        if reports:
+            report_lines = [f"Report: {path}" for path in reports]
+        else:
+            report_lines = [
+                f"Report: python src/report.py --run {run_id}{uri}" for run_id in closed
+            ]
         print(
             f"\n{done} job(s) finished, {self.failed} failed"
             + (f", {missing} not run" if missing else "")
             + f". Parent run {', '.join(closed)}: {status}.\n"
             f"MLflow store: {self.uri} (experiment {experiments}); browse it with `make ui`.\n"
-            + "\n".join(f"Report: python src/report.py --run {run_id}{uri}" for run_id in closed),
+            + "\n".join(report_lines),
             flush=True,
         )
+
+    def _write_reports(self) -> list[str]:
+        """With tracking.report: each parent's report, written and logged to it."""
+        if not self.report:
+            return []
+        from initlab.report import DEFAULT_OUT, build_report
+
+        written = []
+        for run_id, uri in self.parent_stores.items():
+            try:
+                written.append(str(build_report(uri, None, run_id, DEFAULT_OUT, log=True)))
+            except Exception as exc:  # (ReportError too) the runs stand without it
+                tracking.warn(f"could not write the report of {run_id}: {exc}")
+        return written
 
     def _summarise_on_parents(self) -> None:
         """Each parent run gets the sweep's summary (its own store's jobs); a problem here is

@@ -654,6 +654,10 @@ class TrackingConfig:
     # times for its evolution): a person looks at them for a few runs, not for hundreds.
     figures: FigurePolicy = FigurePolicy.auto
     figures_max_jobs: int = 20
+    # Build the sweep's report when it ends (reports/<experiment>/<sweep>/, and on the parent
+    # run). Off by default: it adds a few seconds to every sweep; `make run` and
+    # `python src/report.py` build it on demand.
+    report: bool = False
 
     def __post_init__(self) -> None:
         _require(

@@ -66,7 +66,8 @@ if TYPE_CHECKING:  # mlflow and matplotlib cost seconds to import: not for --hel
     from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
-DEFAULT_OUT = tracking.PROJECT_ROOT / "reports"
+# Where reports go: $INITLAB_REPORTS, else the project's reports/ folder.
+DEFAULT_OUT = Path(os.environ.get("INITLAB_REPORTS") or tracking.PROJECT_ROOT / "reports")
 LATEST = "latest"  # <out>/<experiment>/latest: the newest report's folder (a link, and a file)
 PARENT_ARTIFACTS = "report"  # where the report goes on the parent run
 

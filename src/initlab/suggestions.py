@@ -1,4 +1,4 @@
-""""Did you mean ...?" for a command line that failed: a mistyped group option or key.
+""" "Did you mean ...?" for a command line that failed: a mistyped group option or key.
 
 Called only after Hydra (or the checks before a sweep) refused the command, so it never
 stands in the way of a valid one; it reads conf/ and the schemas, nothing else.

@@ -34,7 +34,7 @@ run: install ## Run the course grid (GRID=...) and write the report
 sweep: install ## Run any grid: make sweep ARGS="init=he,xavier activation=relu,tanh"
 	$(BIN)/python src/train.py -m $(ARGS)
 
-report: install ## Write reports/<experiment>/report.{md,html} for the latest sweep
+report: install ## Write the latest sweep's report (reports/<experiment>/latest/) and log it to its parent run
 	$(BIN)/python src/report.py $(ARGS)
 
 test: install ## Run the fast test suite (what CI runs)

@@ -125,3 +125,30 @@ def test_shown_layers_spread_from_first_to_last():
     assert plots.shown_layers(4) == [1, 2, 3, 4]
     shown = plots.shown_layers(30)
     assert shown[0] == 1 and shown[-1] == 30 and len(shown) == plots.MAX_PANELS
+
+
+def test_per_run_figures_draw_zeros_and_divergence_as_what_they_are():
+    """A zeros start: histograms say "all exactly 0" (no full-width bar), the signal's zero
+    spreads sit on a marked floor of a log axis; a diverged cost is marked where it stops."""
+    from initlab.activations import make_activation
+    from initlab.config import ReluActivation, ZerosInit
+    from initlab.initializers import init_layers
+
+    act = make_activation(ReluActivation())
+    X = np.random.default_rng(0).standard_normal((2, 50))
+    params = init_layers(ZerosInit(), [2, 4, 3, 1], np.random.default_rng(0), act)
+    hist = plots.activation_histograms_figure(params, X, act)
+    texts = [t.get_text() for ax in hist.axes for t in ax.texts]
+    assert texts == ["all 200 values\nare exactly 0", "all 150 values\nare exactly 0"]
+    zero = {"z_std": 0.0, "a_std": 0.0, "z_std_predicted": 0.0, "a_std_predicted": 0.0}
+    out = zero | {"z_std_draws": 0.0, "a_std_draws": 0.5}
+    signal = plots.signal_figure([zero, zero, out])
+    assert signal.axes[0].get_yscale() == "log"
+    assert any(t.get_text() == " = 0" for t in signal.axes[0].texts)
+    steps = np.arange(0, 1001, 100)
+    costs = np.r_[[5.0, 3.0], np.full(steps.size - 2, np.nan)]
+    cost = plots.cost_figure(steps, costs)
+    assert any("not finite from iteration 200" in t.get_text() for t in cost.axes[0].texts)
+    assert cost.axes[0].get_xlim() == (0, 1000)
+    for figure in (hist, signal, cost):
+        assert _render(figure).startswith(b"\x89PNG")

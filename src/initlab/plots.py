@@ -7,7 +7,8 @@ which would cost more than drawing the figure. matplotlib is imported lazily.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -217,6 +218,36 @@ def boundary_evolution_figure(
     return fig
 
 
+class LogWithZeros:
+    """A log axis that shows exact zeros honestly: on a dotted floor line labelled "= 0"
+    below the smallest positive value, with their own marker, instead of dropping them."""
+
+    def __init__(self, ax, values: Sequence[float]) -> None:
+        from matplotlib.ticker import NullFormatter
+
+        positive = [v for v in values if v > 0 and math.isfinite(v)]
+        self.ax = ax
+        self.floor = (min(positive) if positive else 1.0) / 10
+        self.has_zeros = any(v == 0 for v in values)
+        ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(NullFormatter())  # decades only: no crowded labels
+
+    def plot(self, x, y, style: str, **kwargs) -> None:
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        zero = y == 0
+        shown = np.where(zero, self.floor, y)
+        self.ax.plot(x, shown, style, **kwargs)
+        if zero.any() and zero.sum() <= 20:  # few zeros: each marked; many: the floor line
+            colour = kwargs.get("color")
+            self.ax.plot(x[zero], shown[zero], "v", color=colour, markersize=7)
+
+    def finish(self) -> None:
+        if self.has_zeros:
+            self.ax.axhline(self.floor, color="grey", linestyle=":", linewidth=1)
+            self.ax.text(1.0, self.floor, " = 0", transform=self.ax.get_yaxis_transform(),
+                         va="center", ha="left", fontsize=8, color="grey")  # fmt: skip
+
+
 def _cost_axes(fig: Figure, costs: np.ndarray, title: str) -> Any:
     ax = fig.add_axes(PLOT_RECT)
     finite = costs[np.isfinite(costs)]
@@ -230,10 +261,28 @@ def _cost_axes(fig: Figure, costs: np.ndarray, title: str) -> Any:
     return ax
 
 
+def _mark_divergence(ax, steps: np.ndarray, costs: np.ndarray) -> None:
+    """Where the cost stops being a number, say so: a diverged run is not a flat line."""
+    bad = ~np.isfinite(np.atleast_2d(costs)).all(axis=0)
+    if bad.any():
+        ax.set_xlim(steps[0], steps[-1])  # the whole run, not only its finite part
+        good = ~bad
+        if good.sum() <= 2:  # too few points for a line: show them
+            ax.plot(steps[good], np.atleast_2d(costs)[:, good].T, "o", color="tab:blue")
+        first = steps[int(np.argmax(bad))]
+        ax.axvline(first, color="tab:red", linestyle="--", linewidth=1)
+        note = f" not finite from iteration {first} (diverged)"
+        ax.text(first, 0.5, note, color="tab:red", transform=ax.get_xaxis_transform(),
+                fontsize=8, rotation=90, va="center")  # fmt: skip
+
+
 def cost_figure(steps: np.ndarray, costs: np.ndarray, *, title: str = "") -> Figure:
-    """Cost against iteration; log scale when the cost spans decades (e.g. a ×10 start)."""
+    """Cost against iteration; log scale when the cost spans decades (e.g. a ×10 start); a
+    cost that becomes NaN or infinite is marked where it does."""
     fig = _figure(FIGSIZE)
-    _cost_axes(fig, costs, title).plot(steps, costs, color="tab:blue")
+    ax = _cost_axes(fig, costs, title)
+    ax.plot(steps, costs, color="tab:blue")
+    _mark_divergence(ax, np.asarray(steps), np.asarray(costs))
     return fig
 
 
@@ -247,6 +296,7 @@ def seeds_cost_figure(steps: np.ndarray, costs: np.ndarray, *, title: str = "") 
     ax.fill_between(steps, low, high, color="tab:blue", alpha=0.15, label="min - max over seeds")
     ax.plot(steps, costs.T, color="tab:blue", alpha=0.25, linewidth=0.8)
     ax.plot(steps, mean, color="tab:red", linewidth=2, label=f"mean of {len(costs)} seeds")
+    _mark_divergence(ax, np.asarray(steps), costs)
     ax.legend(fontsize=8)
     return fig
 
@@ -257,27 +307,35 @@ def signal_figure(layers: list[dict[str, float]], *, title: str = "") -> Figure:
     Hidden layers are measured over their units and the examples; the output unit over
     draws of its weights and the examples (``*_draws``), which is what the prediction is
     about; the realised output unit's own spread over the examples is the hollow marker.
+    Spreads over decades, and exact zeros (a zeros start), go on a log axis with the zeros on
+    a floor marked "= 0", not off the axis or on a linear axis around 0.
     """
     depth = np.arange(1, len(layers) + 1)
     out = layers[-1]
+    keys = ("z_std", "a_std", "z_std_predicted", "a_std_predicted", "z_std_draws", "a_std_draws")
+    values = [s[k] for s in layers for k in keys if k in s and np.isfinite(s[k])]
+    positive = [v for v in values if v > 0]
+    logarithmic = any(v == 0 for v in values) or (
+        bool(positive) and max(positive) / min(positive) > 50
+    )
     fig = _figure(FIGSIZE)
     ax = fig.add_axes(PLOT_RECT)
+    axis = LogWithZeros(ax, values) if logarithmic else None
+
+    def plot(x, y, style, **kwargs):
+        (axis.plot if axis is not None else ax.plot)(x, y, style, **kwargs)
+
     for key, colour in (("z_std", "tab:blue"), ("a_std", "tab:orange")):
         label = "pre-activation z" if key == "z_std" else "activation φ(z)"
         measured = [s[key] for s in layers[:-1]] + [out.get(f"{key}_draws", out[key])]
-        ax.plot(depth, measured, "o-", color=colour, label=f"{label}: measured")
+        plot(depth, measured, "o-", color=colour, label=f"{label}: measured")
         predicted = [s[f"{key}_predicted"] for s in layers]
-        ax.plot(depth, predicted, "x--", color=colour, label=f"{label}: predicted")
+        plot(depth, predicted, "x--", color=colour, label=f"{label}: predicted")
         if f"{key}_draws" in out:
-            ax.plot(
-                depth[-1:], [out[key]], "o", mfc="none", color=colour,
-                label=f"{label}: this output unit alone",
-            )  # fmt: skip
-    keys = ("z_std", "a_std", "z_std_predicted", "a_std_predicted", "z_std_draws", "a_std_draws")
-    values = [s[k] for s in layers for k in keys if k in s]
-    positive = [v for v in values if v > 0]
-    if positive and max(positive) / min(positive) > 50:
-        ax.set_yscale("log")
+            plot(depth[-1:], [out[key]], "o", mfc="none", color=colour,
+                 label=f"{label}: this output unit alone")  # fmt: skip
+    if axis is not None:
+        axis.finish()
     ticks = depth if len(layers) <= 12 else np.array(shown_layers(len(layers), 8))
     ax.set_xticks(ticks, [f"{d}{' (out)' if d == len(layers) else ''}" for d in ticks])
     ax.set_xlabel("layer")
@@ -301,21 +359,40 @@ def shown_layers(n_layers: int, most: int = MAX_PANELS) -> list[int]:
 
 def activation_histograms_figure(params, X: np.ndarray, act, *, title: str = "") -> Figure:
     """The distribution of each hidden layer's activations at initialization (one panel per
-    layer; deep nets: six layers from the first to the last)."""
+    layer; deep nets: six layers from the first to the last), on one x-range shared by the
+    panels, so a spread that grows or shrinks with depth shows as one. A layer whose values
+    are all the same (a zeros start: all exactly 0) is a labelled line, not a bar."""
+    from matplotlib.ticker import MaxNLocator
+
     from initlab.network import forward
 
     hidden = forward(params, X, act).activations[1:-1]
     shown = shown_layers(len(hidden))
+    panels = [hidden[number - 1][0].ravel() for number in shown]
+    finite_all = np.concatenate([v[np.isfinite(v)] for v in panels])
+    lo, hi = (float(finite_all.min()), float(finite_all.max())) if finite_all.size else (-1, 1)
+    if hi - lo < 1e-12 * max(1.0, abs(hi)):
+        lo, hi = lo - 1.0, hi + 1.0
     n = len(shown)
     fig = _figure((3.2 * n, 3.2))
     width = 1.0 / n
-    for slot, number in enumerate(shown):
-        a = hidden[number - 1]
+    for slot, (number, values) in enumerate(zip(shown, panels, strict=True)):
         ax = fig.add_axes((slot * width + 0.22 * width, 0.16, 0.7 * width, 0.64))
-        values = a[0].ravel()
-        spread = float(np.ptp(values)) if values.size else 0.0
-        ax.hist(values, bins=50 if spread > 0 else 1, color="tab:blue", alpha=0.8)
-        ax.set_title(f"layer {number}: std {values.std():.3g}", fontsize=9)
+        finite = values[np.isfinite(values)]
+        if finite.size and np.all(finite == finite[0]):
+            ax.axvline(finite[0], color="tab:blue", linewidth=3)
+            ax.text(0.5, 0.85, f"all {finite.size} values\nare exactly {finite[0]:g}",
+                    transform=ax.transAxes, ha="center", va="top", fontsize=8)  # fmt: skip
+            ax.set_yticks([])
+        elif finite.size:
+            ax.hist(finite, bins=50, range=(lo, hi), color="tab:blue", alpha=0.8)
+        if finite.size < values.size:
+            ax.text(0.5, 0.5, f"{values.size - finite.size} values not finite",
+                    transform=ax.transAxes, ha="center", fontsize=8, color="tab:red")  # fmt: skip
+        ax.set_xlim(lo, hi)
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # legible, never overlapping
+        std = float(finite.std()) if finite.size else float("nan")
+        ax.set_title(f"layer {number}: std {std:.3g}", fontsize=9)
         ax.set_xlabel(f"{act.name}(z)", fontsize=8)
         ax.tick_params(labelsize=7)
     if title:

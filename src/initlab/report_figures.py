@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
-PANELS_PER_ROW = 4
-PANEL_WIDTH_INCHES = 3.6
+from initlab.plots import LogWithZeros
+
+PANELS_PER_ROW = 3
+PANEL_WIDTH_INCHES = 4.5
 MAX_LEGEND = 16  # more runs than this: the legend goes below the plot in columns
 MAX_PANEL_ROWS = 12  # per-job panels (histograms, gradients): the first 12 jobs
 PNG_METADATA = {"Software": None}  # no matplotlib version in the PNGs: stable across installs
-ZERO_LABEL = "= 0"
 
 
 def new_figure(width: float, height: float):  # -> matplotlib.figure.Figure
@@ -54,36 +55,6 @@ def _legend(ax, n: int) -> None:
     else:  # many runs: below the axes, in columns, so that it covers nothing
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15),
                   ncol=min(4, math.ceil(n / 12)), frameon=False)  # fmt: skip
-
-
-class LogWithZeros:
-    """A log axis that shows exact zeros honestly: on a dotted floor line labelled "= 0"
-    below the smallest positive value, with their own marker, instead of dropping them."""
-
-    def __init__(self, ax, values: Sequence[float]) -> None:
-        from matplotlib.ticker import NullFormatter
-
-        positive = [v for v in values if v > 0 and math.isfinite(v)]
-        self.ax = ax
-        self.floor = (min(positive) if positive else 1.0) / 10
-        self.has_zeros = any(v == 0 for v in values)
-        ax.set_yscale("log")
-        ax.yaxis.set_minor_formatter(NullFormatter())  # decades only: no crowded labels
-
-    def plot(self, x, y, style: str, **kwargs) -> None:
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-        zero = y == 0
-        shown = np.where(zero, self.floor, y)
-        self.ax.plot(x, shown, style, **kwargs)
-        if zero.any() and zero.sum() <= 20:  # few zeros: each marked; many: the floor line
-            colour = kwargs.get("color")
-            self.ax.plot(x[zero], shown[zero], "v", color=colour, markersize=7)
-
-    def finish(self) -> None:
-        if self.has_zeros:
-            self.ax.axhline(self.floor, color="grey", linestyle=":", linewidth=1)
-            self.ax.text(1.0, self.floor, f" {ZERO_LABEL}", transform=self.ax.get_yaxis_transform(),
-                         va="center", ha="left", fontsize=8, color="grey")  # fmt: skip
 
 
 # --- cost curves ------------------------------------------------------------------------
@@ -218,7 +189,9 @@ def histogram_grid(rows: Sequence[Any], samples: dict[str, dict[int, np.ndarray]
         if hi - lo < 1e-12 * max(1.0, abs(hi)):  # every value the same (all 0, say)
             lo, hi = lo - 1.0, hi + 1.0
         ranges[layer] = (lo, hi)
-    figure = new_figure(2.3 * len(layers) + 1.6, 1.5 * len(shown) + 0.7)
+    label_width = 0.3 + 0.065 * max(len(row.short_label) for row in shown)  # inches
+    width, height = 2.3 * len(layers) + label_width + 0.3, 1.3 * len(shown) + 1.0
+    figure = new_figure(width, height)
     grid = figure.subplots(len(shown), len(layers), squeeze=False, sharex="col")
     for i, row in enumerate(shown):
         for j, layer in enumerate(layers):
@@ -236,15 +209,16 @@ def histogram_grid(rows: Sequence[Any], samples: dict[str, dict[int, np.ndarray]
                 ax.text(0.5, 0.6, f"{bad} non-finite", transform=ax.transAxes, ha="center",
                         fontsize=8, color="tab:red")  # fmt: skip
             ax.set_yticks([])
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=8)
             ax.xaxis.set_major_locator(MaxNLocator(3))  # no crowded tick labels
             if i == 0:
                 ax.set_title(f"layer {layer}", fontsize=9)
             if j == 0:
-                ax.set_ylabel(row.short_label, fontsize=7, rotation=0, ha="right", va="center")
+                ax.set_ylabel(row.short_label, fontsize=8, rotation=0, ha="right", va="center")
+    figure.subplots_adjust(left=label_width / width, right=1 - 0.2 / width,
+                           top=1 - 0.75 / height, bottom=0.45 / height, hspace=0.35,
+                           wspace=0.12)  # fmt: skip
     figure.suptitle("Activations at initialization (x-range shared per layer)", fontsize=11)
-    figure.subplots_adjust(left=0.28 if len(layers) <= 3 else 0.16, right=0.98, top=0.9,
-                           bottom=0.08, hspace=0.35, wspace=0.15)  # fmt: skip
     save(figure, path)
     return True
 

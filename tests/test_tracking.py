@@ -120,14 +120,19 @@ def test_children_carry_params_metrics_and_artifacts(two_job_sweep):
         assert sorted(depth_curve("dead_fraction")) == [1, 2]  # hidden layers only
         assert sorted(depth_curve("z_std_draws")) == [3]  # the output unit
         for layer in (1, 2, 3):
-            for key in ("grad_norm", "a_mean", "a_std", "distinct_units"):
+            for key in ("grad_norm", "a_mean", "a_std"):
                 curve = client.get_metric_history(child.info.run_id, f"train/layer{layer}/{key}")
                 assert sorted(m.step for m in curve) == [0, 100, 200]
+            # Step-like quantities are logged where they change, and at both ends.
+            curve = client.get_metric_history(
+                child.info.run_id, f"train/layer{layer}/distinct_units"
+            )
+            assert {0, 200} <= {m.step for m in curve} <= {0, 100, 200}
         for layer in (1, 2):  # hidden layers only: the output unit is neither dead nor alive
             curve = client.get_metric_history(
                 child.info.run_id, f"train/layer{layer}/dead_fraction"
             )
-            assert sorted(m.step for m in curve) == [0, 100, 200]
+            assert {0, 200} <= {m.step for m in curve} <= {0, 100, 200}
         for key in ("max", "min", "mean_sq", "std"):  # the init's theory: at step 0
             (point,) = client.get_metric_history(child.info.run_id, f"init/jacobian/{key}")
             assert point.step == 0
@@ -404,3 +409,14 @@ def test_ctrl_c_ends_the_sweep_with_one_line_per_interrupted_run(tmp_path, store
     assert parent.info.status == "KILLED"
     statuses = {r.data.tags["init"]: r.info.status for r in runs if r != parent}
     assert statuses == {"he": "FINISHED", "xavier": "KILLED"}  # zeros never started
+
+
+def test_curves_without_repeats_keep_the_same_polyline():
+    curve = tracking.Curve("k", [0, 1, 2, 3, 4, 5, 6], [1, 1, 1, 2, 2, 2, 2])
+    short = curve.without_repeats()
+    assert list(short.steps) == [0, 2, 3, 6] and list(short.values) == [1, 1, 2, 2]
+    flat = tracking.Curve("k", [0, 100, 200], [5.0, 5.0, 5.0]).without_repeats()
+    assert list(flat.steps) == [0, 200]
+    assert tracking.Curve("k", [7], [3.0]).without_repeats().steps == [7]
+    moving = tracking.Curve("k", [0, 1, 2], [1.0, 2.0, 3.0])
+    assert moving.without_repeats() == moving

@@ -138,7 +138,11 @@ def _diagnostic_metrics(result: Trained, replica: int, states: InitialStates) ->
     curves = [tracking.Curve(key, steps, values) for key, (steps, values) in by_quantity.items()]
     curves += [tracking.Curve(key, [0], [value]) for key, value in state.theory.items()]
     if result.monitor is not None:
-        curves += [tracking.Curve(k, s, v) for k, (s, v) in result.monitor.curves(replica).items()]
+        for key, (steps, values) in result.monitor.curves(replica).items():
+            curve = tracking.Curve(key, steps, values)
+            # Unit counts and fractions stay put for thousands of steps: only their changes.
+            stepwise = key.endswith(("distinct_units", "dead_fraction", "saturated_fraction"))
+            curves.append(curve.without_repeats() if stepwise else curve)
     return curves
 
 

@@ -11,19 +11,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from initlab.config import job_config
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from initlab.experiment import Trained
 
 log = logging.getLogger(__name__)
 
+
+@dataclass(eq=False)  # identity: a result is handed out once
+class Ready:
+    """A job's result trained ahead, and what was started for its recording before its turn
+    (so that a job's figures are drawn while the job before it writes to MLflow)."""
+
+    result: Trained
+    states: Any = None  # its recording.InitialStates, once computed
+    drawing: dict[str, Future] = field(default_factory=dict)  # its figures, being drawn
+
+
 # Fingerprint of a job's config -> results trained for jobs with that config (in job order).
-_ready: dict[str, list[Trained]] = {}
+_ready: dict[str, list[Ready]] = {}
+_unclaimed: list[Ready] = []  # every result not handed out yet, in job order
 
 # What replicas can absorb: jobs that differ only in these train as one stacked computation.
 REPLICA_KEYS = ("init", "seed", "seeds", "tracking")
@@ -55,25 +70,42 @@ def remember_composed(overrides: Sequence[str], cfg: DictConfig) -> None:
     _composed[tuple(overrides)] = cfg
 
 
+def was_composed(overrides: Sequence[str]) -> bool:
+    """Whether the sweep callback composed (and validated) this job already."""
+    return tuple(overrides) in _composed
+
+
 def composed(overrides: Sequence[str]) -> DictConfig | None:
     """The config the sweep callback composed for these overrides, if any (handed out once)."""
     return _composed.pop(tuple(overrides), None)
 
 
 def offer(cfg: DictConfig, result: Trained) -> None:
-    _ready.setdefault(fingerprint(cfg), []).append(result)
+    ready = Ready(result)
+    _ready.setdefault(fingerprint(cfg), []).append(ready)
+    _unclaimed.append(ready)
 
 
-def claim(cfg: DictConfig) -> Trained | None:
+def claim(cfg: DictConfig) -> Ready | None:
     """The result trained ahead for this job's config, if any (each is handed out once)."""
     if not _ready:
         return None
     waiting = _ready.get(fingerprint(cfg))
-    return waiting.pop(0) if waiting else None
+    if not waiting:
+        return None
+    ready = waiting.pop(0)
+    _unclaimed.remove(ready)
+    return ready
+
+
+def upcoming(count: int) -> list[Ready]:
+    """The next ``count`` results not handed out yet, in job order."""
+    return _unclaimed[:count]
 
 
 def clear() -> None:
     _ready.clear()
+    _unclaimed.clear()
     _composed.clear()
 
 

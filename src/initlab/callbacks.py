@@ -85,7 +85,8 @@ class MlflowSweepCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         task_overrides = list(config.hydra.overrides.task)
-        basic_sweeper = config.hydra.sweeper._target_.endswith("BasicSweeper")
+        # Hydra's basic sweeper or initlab's (the same grid): the jobs are known now.
+        basic_sweeper = config.hydra.sweeper._target_.endswith(("BasicSweeper", "InitlabSweeper"))
         try:
             if basic_sweeper:
                 jobs = expand_sweep(task_overrides, config.hydra.sweeper.get("params"))

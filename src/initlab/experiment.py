@@ -196,7 +196,8 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     settings = to_settings(cfg)  # ConfigError here: nothing has been created yet
     data = load_dataset(settings.dataset)  # DatasetError (a ConfigError) too: a bad CSV file
     if not settings.tracking.enabled:
-        result = batching.claim(cfg) or train_and_evaluate(settings, job.name)
+        ready = batching.claim(cfg)
+        result = ready.result if ready else train_and_evaluate(settings, job.name)
         return _outcome(job, result, None)
 
     uri = tracking.resolve_tracking_uri(settings.tracking.uri)
@@ -237,8 +238,17 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
             if figures and settings.diagnostics and settings.seeds == 1:  # while it trains
                 early.update(render.submit(recording.initial_figures(states[0])))
 
-        # A batching launcher may have trained this job already, stacked with its siblings.
-        result = batching.claim(cfg) or train_and_evaluate(settings, job.name, draw_initial_state)
+        # A batching launcher may have trained this job already, stacked with its siblings,
+        # and started its figures while the job before it was recorded.
+        ready = batching.claim(cfg)
+        if ready:
+            _prepare(ready, figures)
+            for upcoming in batching.upcoming(DRAW_AHEAD):
+                _prepare(upcoming, draws_figures(upcoming.result.settings))
+            result, early = ready.result, ready.drawing
+            states.append(ready.states)
+        else:
+            result = train_and_evaluate(settings, job.name, draw_initial_state)
         clock = time.perf_counter()
         start.result()
         initial_states = states[0] if states else recording.InitialStates.of(result)
@@ -248,7 +258,9 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
                 states=initial_states,
             )  # fmt: skip
         else:
-            recording.record_seed_summary(client, run_id, cfg, result, initial_states, figures)
+            recording.record_seed_summary(
+                client, run_id, cfg, result, initial_states, figures, drawing=early
+            )
             for k, seed in enumerate(result.seeds if settings.tracking.seed_runs else ()):
                 seed_tags = tags | {tracking.ROLE_TAG: "seed", tracking.SEED_TAG: str(seed)}
                 with tracking.tracked_run(
@@ -265,6 +277,19 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         logging_seconds += time.perf_counter() - clock
         tracking.log_metrics(client, run_id, {"logging_seconds": logging_seconds})
     return _outcome(job, result, run_id, parent_key(uri, settings.tracking.experiment))
+
+
+# Jobs trained ahead whose figures are drawn while the current job records: one keeps both
+# figure workers busy while the main process writes to MLflow, and bounds what waits in memory.
+DRAW_AHEAD = 1
+
+
+def _prepare(ready: batching.Ready, figures: bool) -> None:
+    """Compute a pre-trained job's initial diagnostics and submit its figures, once."""
+    if ready.states is None:
+        ready.states = recording.InitialStates.of(ready.result)
+        if figures:
+            ready.drawing = render.submit(recording.job_figures(ready.result, ready.states))
 
 
 def draws_figures(settings: Config) -> bool:

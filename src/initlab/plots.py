@@ -108,9 +108,11 @@ def _boundary_axes(
     probability: Callable[[np.ndarray], np.ndarray],
     data: BoundaryData,
     resolution: int = GRID_POINTS,
+    legend: bool = True,
 ):
-    """Draw P(class 1) over the data's window, its 0.5 contour and the points on ``ax``;
-    return (the image, for a colour bar; train and test accuracy; a note on degenerate P)."""
+    """Draw P(class 1) over the data's window, its 0.5 contour, the points and (with
+    ``legend``) their legend on ``ax``; return (the image, for a colour bar; train and test
+    accuracy; a note on degenerate P)."""
     from matplotlib.lines import Line2D
 
     plane = Plane.of(data.X_train, data.feature_names)
@@ -155,7 +157,8 @@ def _boundary_axes(
                                   label=f"{what}: {data.class_names[k]}"))  # fmt: skip
         with np.errstate(invalid="ignore"):
             accuracy.append(float(np.mean((probability(X) > 0.5) == labels)))
-    ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.85)
+    if legend:
+        ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.85)
     ax.set_xlabel(plane.labels[0])
     ax.set_ylabel(plane.labels[1])
     return image, accuracy, note
@@ -202,11 +205,15 @@ def boundary_evolution_figure(
     image = None
     for k, (iteration, probability) in enumerate(snapshots):
         ax = fig.add_axes((0.04 + k * width + 0.12 * width, 0.13, 0.8 * width, 0.66))
-        image, accuracy, note = _boundary_axes(ax, probability, data, EVOLUTION_GRID_POINTS)
+        image, accuracy, note = _boundary_axes(
+            ax, probability, data, EVOLUTION_GRID_POINTS, legend=k == 0
+        )
         ax.set_title(f"iteration {iteration}\n{_accuracy_text(accuracy)}", fontsize=8)
         ax.tick_params(labelsize=7)
-        if k:  # one legend is enough
-            ax.get_legend().remove()
+        ax.locator_params(nbins=4)  # small panels: a few ticks read better (and draw faster)
+        if k:  # one legend and one y-axis labelling are enough: the panels share the window
+            ax.set_ylabel("")
+            ax.tick_params(labelleft=False)
         if note:
             ax.text(0.5, 0.04, note, transform=ax.transAxes, ha="center", fontsize=7,
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})  # fmt: skip

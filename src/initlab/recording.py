@@ -228,6 +228,60 @@ def record_start(client: Any, run_id: str, cfg: DictConfig, parameters: int) -> 
     tracking.log_metrics(client, run_id, {"parameters": float(parameters)})
 
 
+def run_figures(result: Trained, replica: int, states: InitialStates) -> dict[str, FigureSpec]:
+    """One replica's figures: its decision boundary, the boundary's evolution, its cost
+    and, with diagnostics, the figures of its initial state."""
+    specs: dict[str, FigureSpec] = {tracking.BOUNDARY_ARTIFACT: _boundary_figure(result, replica)}
+    evolution = _evolution_figure(result, replica)
+    if evolution is not None:
+        specs[tracking.EVOLUTION_ARTIFACT] = evolution
+    steps, costs = _cost_curve(result, replica)
+    specs[tracking.COST_ARTIFACT] = (
+        "cost_figure",
+        {
+            "steps": np.asarray(steps),
+            "costs": np.asarray(costs),
+            "title": f"Cost: {_title(result)}",
+        },
+    )
+    if result.settings.diagnostics:
+        specs |= initial_figures(states, replica)
+    return specs
+
+
+def seed_summary_figures(result: Trained, states: InitialStates) -> dict[str, FigureSpec]:
+    """A job's figures over its seeds: every seed's cost curve in one figure, the first
+    seed's decision boundary and, with diagnostics, its initial state."""
+    steps, costs = _seed_costs(result)
+    title = f"Cost over {len(result.seeds)} seeds: {_title(result)}"
+    specs: dict[str, FigureSpec] = {
+        tracking.BOUNDARY_ARTIFACT: _boundary_figure(result, 0),
+        tracking.COST_ARTIFACT: (
+            "seeds_cost_figure",
+            {"steps": np.asarray(steps), "costs": costs, "title": title},
+        ),
+    }
+    if result.settings.diagnostics:
+        specs |= initial_figures(states)
+    return specs
+
+
+def job_figures(result: Trained, states: InitialStates) -> dict[str, FigureSpec]:
+    """The figures a job's own run gets (the seed summary's when it has several seeds)."""
+    if len(result.seeds) > 1:
+        return seed_summary_figures(result, states)
+    return run_figures(result, 0, states)
+
+
+def _draw_missing(
+    specs: dict[str, FigureSpec], drawing: dict[str, Future] | None
+) -> dict[str, Future]:
+    """``drawing`` (figures submitted earlier: while the job trained, or while the job
+    before it was recorded) and the rest of ``specs``, submitted now."""
+    drawing = dict(drawing or {})
+    return drawing | render.submit({k: s for k, s in specs.items() if k not in drawing})
+
+
 def record_run(
     client: Any,
     run_id: str,
@@ -242,9 +296,9 @@ def record_run(
     """One replica's metrics (cost curve, accuracies, diagnostics) and figures.
 
     The figures are drawn by worker processes while the metrics are logged; ``drawing`` holds
-    those already submitted (the initial-state figures, drawn while the job trained), and
-    ``states`` the initial diagnostics already computed for them. ``samples``: also the
-    activations at init that the report's histograms use (``diagnostics/activations.npz``).
+    those already submitted, and ``states`` the initial diagnostics already computed for
+    them. ``samples``: also the activations at init that the report's histograms use
+    (``diagnostics/activations.npz``).
     """
     states = states or InitialStates.of(result)
     steps, costs = _cost_curve(result, replica)
@@ -255,27 +309,13 @@ def record_run(
         "train_seconds": result.seconds / len(result.seeds),
     } | _target_metrics(result, replica)
     curves = [tracking.Curve("cost", steps, costs)]
-    drawing = dict(drawing or {})
-    specs: dict[str, FigureSpec] = {}
-    if figures:
-        cost_args = {"steps": np.asarray(steps), "costs": np.asarray(costs)}
-        specs[tracking.BOUNDARY_ARTIFACT] = _boundary_figure(result, replica)
-        evolution = _evolution_figure(result, replica)
-        if evolution is not None:
-            specs[tracking.EVOLUTION_ARTIFACT] = evolution
-        specs[tracking.COST_ARTIFACT] = (
-            "cost_figure",
-            cost_args | {"title": f"Cost: {_title(result)}"},
-        )
+    drawing = _draw_missing(run_figures(result, replica, states) if figures else {}, drawing)
     if result.settings.diagnostics:
         curves += _diagnostic_metrics(result, replica, states)
-        if figures and not drawing:
-            specs |= initial_figures(states, replica)
         if samples:  # data, cheap: whatever the figure policy
             drawing[tracking.ACTIVATIONS_ARTIFACT] = render.ready(
                 states.activation_samples(replica)
             )
-    drawing |= render.submit(specs)
     tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
     render.log_drawn(client, run_id, drawing)
 
@@ -329,6 +369,12 @@ def seed_table(result: Trained) -> dict[str, list]:
     return table
 
 
+def _seed_costs(result: Trained) -> tuple[list[int], np.ndarray]:
+    """Every seed's cost curve, its final cost included: (steps, seeds × steps)."""
+    steps = [*result.history.steps.tolist(), result.settings.trainer.iterations]
+    return steps, np.column_stack([result.history.costs, result.history.final_cost])
+
+
 def record_seed_summary(
     client: Any,
     run_id: str,
@@ -336,30 +382,20 @@ def record_seed_summary(
     result: Trained,
     states: InitialStates,
     figures: bool = True,
+    drawing: dict[str, Future] | None = None,
 ) -> None:
     """On the job's run: the seed statistics, the mean cost curve (metric ``cost``) with its
-    min-max band, every seed's numbers as a table, and (with ``figures``) every seed's cost
-    curve in one figure, the first seed's decision boundary and diagnostics."""
+    min-max band, every seed's numbers as a table, and (with ``figures``) the figures of
+    :func:`seed_summary_figures`; ``drawing`` holds those already submitted."""
     scalars = seed_statistics(result) | {"train_seconds": result.seconds}
     scalars.pop("seeds")  # a param already
-    steps = [*result.history.steps.tolist(), result.settings.trainer.iterations]
-    costs = np.column_stack([result.history.costs, result.history.final_cost])
+    steps, costs = _seed_costs(result)
+    drawing = _draw_missing(seed_summary_figures(result, states) if figures else {}, drawing)
     tracking.log_table(client, run_id, seed_table(result), tracking.SEEDS_TABLE_ARTIFACT)
-    title = f"Cost over {len(result.seeds)} seeds: {_title(result)}"
-    specs: dict[str, FigureSpec] = {
-        tracking.BOUNDARY_ARTIFACT: _boundary_figure(result, 0),
-        tracking.COST_ARTIFACT: (
-            "seeds_cost_figure",
-            {"steps": np.asarray(steps), "costs": costs, "title": title},
-        ),
-    }
     curves = []
-    drawing = {}
     if result.settings.diagnostics:
         curves = _diagnostic_metrics(result, 0, states)
-        specs |= initial_figures(states)
         drawing[tracking.ACTIVATIONS_ARTIFACT] = render.ready(states.activation_samples(0))
-    drawing |= render.submit(specs)
     with np.errstate(invalid="ignore"):  # a diverged seed's NaN spreads to its steps' stats
         band = {"cost": costs.mean(axis=0), "cost_min": costs.min(axis=0),
                 "cost_max": costs.max(axis=0)}  # fmt: skip

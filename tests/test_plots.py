@@ -152,3 +152,21 @@ def test_per_run_figures_draw_zeros_and_divergence_as_what_they_are():
     assert cost.axes[0].get_xlim() == (0, 1000)
     for figure in (hist, signal, cost):
         assert _render(figure).startswith(b"\x89PNG")
+
+
+def test_cost_figures_of_one_dataset_share_their_window_and_show_chance():
+    """Side by side, cost.png files compare: a linear axis from 0 to 1.5 × the chance cost
+    (ln 2 on balanced classes) for every run that stays below it, the chance dotted."""
+    steps = np.arange(0, 1001, 100)
+    chance = plots.chance_cost(0.5)
+    assert chance == pytest.approx(np.log(2), abs=1e-12)
+    assert plots.chance_cost(0.25) == pytest.approx(-(0.25 * np.log(0.25) + 0.75 * np.log(0.75)))
+    stuck = plots.cost_figure(steps, np.full(steps.size, np.log(2)), chance=chance)
+    learns = plots.cost_figure(steps, np.linspace(0.70, 0.05, steps.size), chance=chance)
+    assert stuck.axes[0].get_ylim() == learns.axes[0].get_ylim() == (0, 1.5 * chance)
+    assert any(t.get_text().startswith("chance: 0.693") for t in learns.axes[0].texts)
+    higher = plots.cost_figure(steps, np.linspace(2.0, 0.1, steps.size), chance=chance)
+    assert higher.axes[0].get_ylim() == (0, 3 * chance)  # doubled once: nothing is cut off
+    spread = plots.seeds_cost_figure(steps, np.vstack([np.geomspace(50, 0.01, steps.size)] * 2),
+                                     chance=chance)  # fmt: skip
+    assert spread.axes[0].get_yscale() == "log"

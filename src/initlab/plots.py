@@ -255,11 +255,30 @@ class LogWithZeros:
                          va="center", ha="left", fontsize=8, color="grey")  # fmt: skip
 
 
-def _cost_axes(fig: Figure, costs: np.ndarray, title: str) -> Any:
+def chance_cost(positive_fraction: float) -> float:
+    """The cost of the best constant prediction, the class frequency everywhere: ln 2 for
+    balanced classes, what a net stuck at symmetry (a zeros start) stays at."""
+    p = min(max(float(positive_fraction), 1e-12), 1 - 1e-12)
+    return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
+
+
+def _cost_axes(fig: Figure, costs: np.ndarray, title: str, chance: float | None) -> Any:
+    """Axes for cost curves. On a linear axis the runs of a dataset share a window, from 0 to
+    1.5 × the chance cost (doubled while the curve would not fit), so that cost figures placed
+    side by side compare; costs over decades (a ×10 start) get a log axis."""
     ax = fig.add_axes(PLOT_RECT)
     finite = costs[np.isfinite(costs)]
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 100:
-        ax.set_yscale("log")  # a ×10 start spans decades
+        ax.set_yscale("log")
+    elif chance is not None:  # 1.5 × chance, doubled until the curve fits: few windows
+        top, highest = 1.5 * chance, float(finite.max()) if finite.size else 0.0
+        while top < highest:
+            top *= 2
+        ax.set_ylim(0, top)
+    if chance is not None:
+        ax.axhline(chance, color="0.45", linestyle=":", linewidth=1)
+        ax.text(0.99, chance, f"chance: {chance:.3f} ", color="0.35", fontsize=8, ha="right",
+                va="bottom", transform=ax.get_yaxis_transform())  # fmt: skip
     ax.set_xlabel("iteration")
     ax.set_ylabel("cost (cross-entropy)")
     ax.grid(alpha=0.3)
@@ -283,21 +302,26 @@ def _mark_divergence(ax, steps: np.ndarray, costs: np.ndarray) -> None:
                 fontsize=8, rotation=90, va="center")  # fmt: skip
 
 
-def cost_figure(steps: np.ndarray, costs: np.ndarray, *, title: str = "") -> Figure:
+def cost_figure(
+    steps: np.ndarray, costs: np.ndarray, *, title: str = "", chance: float | None = None
+) -> Figure:
     """Cost against iteration; log scale when the cost spans decades (e.g. a ×10 start); a
-    cost that becomes NaN or infinite is marked where it does."""
+    cost that becomes NaN or infinite is marked where it does; ``chance``
+    (:func:`chance_cost`) as a dotted reference line."""
     fig = _figure(FIGSIZE)
-    ax = _cost_axes(fig, costs, title)
+    ax = _cost_axes(fig, costs, title, chance)
     ax.plot(steps, costs, color="tab:blue")
     _mark_divergence(ax, np.asarray(steps), np.asarray(costs))
     return fig
 
 
-def seeds_cost_figure(steps: np.ndarray, costs: np.ndarray, *, title: str = "") -> Figure:
+def seeds_cost_figure(
+    steps: np.ndarray, costs: np.ndarray, *, title: str = "", chance: float | None = None
+) -> Figure:
     """Every seed's cost curve (thin, costs is (K, n)), the range they span (band) and their
-    mean (thick): the job's ``cost`` metric is that mean."""
+    mean (thick): the job's ``cost`` metric is that mean. Axes as :func:`cost_figure`'s."""
     fig = _figure(FIGSIZE)
-    ax = _cost_axes(fig, costs, title)
+    ax = _cost_axes(fig, costs, title, chance)
     with np.errstate(invalid="ignore"):
         low, high, mean = costs.min(axis=0), costs.max(axis=0), costs.mean(axis=0)
     ax.fill_between(steps, low, high, color="tab:blue", alpha=0.15, label="min - max over seeds")

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from initlab import render, tracking
 from initlab.diagnostics import initial_diagnostics, theory_diagnostics
-from initlab.plots import BoundaryData
+from initlab.plots import BoundaryData, chance_cost
 from initlab.render import FigureSpec
 
 if TYPE_CHECKING:
@@ -170,6 +170,10 @@ def initial_figures(states: InitialStates, replica: int = 0) -> dict[str, Figure
     }  # fmt: skip
 
 
+def _chance_cost(result: Trained) -> float:
+    return chance_cost(float(np.mean(result.data.Y_train)))
+
+
 def _boundary_data(data: Dataset) -> BoundaryData:
     return BoundaryData(
         data.X_train, data.Y_train, data.X_test, data.Y_test,
@@ -242,6 +246,7 @@ def run_figures(result: Trained, replica: int, states: InitialStates) -> dict[st
             "steps": np.asarray(steps),
             "costs": np.asarray(costs),
             "title": f"Cost: {_title(result)}",
+            "chance": _chance_cost(result),
         },
     )
     if result.settings.diagnostics:
@@ -258,7 +263,12 @@ def seed_summary_figures(result: Trained, states: InitialStates) -> dict[str, Fi
         tracking.BOUNDARY_ARTIFACT: _boundary_figure(result, 0),
         tracking.COST_ARTIFACT: (
             "seeds_cost_figure",
-            {"steps": np.asarray(steps), "costs": costs, "title": title},
+            {
+                "steps": np.asarray(steps),
+                "costs": costs,
+                "title": title,
+                "chance": _chance_cost(result),
+            },
         ),
     }
     if result.settings.diagnostics:

@@ -254,12 +254,12 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         initial_states = states[0] if states else recording.InitialStates.of(result)
         if settings.seeds == 1:
             recording.record_run(
-                client, run_id, cfg, result, replica=0, figures=figures, drawing=early,
+                client, run_id, result, replica=0, figures=figures, drawing=early,
                 states=initial_states,
             )  # fmt: skip
         else:
             recording.record_seed_summary(
-                client, run_id, cfg, result, initial_states, figures, drawing=early
+                client, run_id, result, initial_states, figures, drawing=early
             )
             for k, seed in enumerate(result.seeds if settings.tracking.seed_runs else ()):
                 seed_tags = tags | {tracking.ROLE_TAG: "seed", tracking.SEED_TAG: str(seed)}
@@ -270,7 +270,7 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
                     tracking.log_params(client, seed_run, params | {"seed": str(seed)})
                     recording.record_start(client, seed_run, cfg, parameters)
                     recording.record_run(
-                        client, seed_run, cfg, result, replica=k, figures=False,
+                        client, seed_run, result, replica=k, figures=False,
                         states=initial_states, samples=False,
                     )  # fmt: skip
         # The time this job waited for MLflow and its figures (the last write excepted).

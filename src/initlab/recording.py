@@ -295,7 +295,6 @@ def _draw_missing(
 def record_run(
     client: Any,
     run_id: str,
-    cfg: DictConfig,
     result: Trained,
     replica: int,
     figures: bool = True,
@@ -388,7 +387,6 @@ def _seed_costs(result: Trained) -> tuple[list[int], np.ndarray]:
 def record_seed_summary(
     client: Any,
     run_id: str,
-    cfg: DictConfig,
     result: Trained,
     states: InitialStates,
     figures: bool = True,

@@ -315,12 +315,15 @@ def test_multi_seed_jobs_show_mean_std_and_failed_fraction(tmp_path):
     assert not (folder / "signal_propagation.png").exists()  # no diagnostics, no such figure
 
 
-def test_names_cannot_inject_html_into_the_markdown(tmp_path):
-    md, _, _ = _sweep_report(
-        tmp_path, "init=he,zeros", "trainer.iterations=20", "tracking.experiment='<b>x</b>'"
-    )
+def test_names_cannot_inject_html_into_the_markdown_or_the_html(tmp_path):
+    md, folder, _ = _sweep_report(
+        tmp_path, "init=he,zeros", "trainer.iterations=20",
+        "tracking.experiment='<script>x</script>'",
+    )  # fmt: skip
     prose = md.split("```")[0]  # a fenced code block shows text as it is: the command stays
-    assert "<b>" not in prose and "&lt;b&gt;x&lt;/b&gt;" in prose
+    assert "<script>" not in prose and "&lt;script&gt;x&lt;/script&gt;" in prose
+    page = (folder / "report.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
 
 
 def test_a_sweep_can_write_its_report_when_it_ends(tmp_path):

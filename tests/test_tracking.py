@@ -219,6 +219,15 @@ BAD_INPUTS = [
     (["init=hee"], ["did you mean init=he?"]),
     (["-m", "init=he,xavierr"], ["did you mean init=xavier?"]),
     (["trainer.lrr=0.1"], ["did you mean trainer.lr?"]),
+    # An optional group's unknown option: Hydra would skip it and train the defaults.
+    (["experiment=nope"], ["experiment=nope: no such option", "he2015"]),
+    (["experiment=he2051"], ["did you mean he2015?"]),
+    (["-m", "experiment=nope", "init=he,xavier"], ["experiment=nope: no such option"]),
+    (["~init"], ["init has no value", "init=..."]),
+    (["-m", "~init"], ["init has no value"]),
+    (["tracking.uri=foo://bar"], ["foo://bar", "'foo' URI", "sqlite:///"]),
+    (["tracking.uri=some/folder"], ["some/folder is a path", "/some/folder/mlflow.db"]),
+    (["-m", "init=he,xavier", "tracking.uri=foo://bar"], ["'foo' URI"]),
 ]
 
 

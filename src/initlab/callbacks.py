@@ -24,7 +24,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from initlab import batching, tracking
-from initlab.config import Config, ConfigError, job_config, to_settings
+from initlab.config import Config, ConfigError, check_choices, job_config, to_settings
 from initlab.datasets import load_dataset
 from initlab.experiment import PARENT_RUN_ENV, SWEEP_JOBS_ENV, Outcome, parent_key
 from initlab.sweep_summary import SummaryRow, format_table, log_parent_summary
@@ -55,6 +55,7 @@ def preflight(config: DictConfig, jobs: list[list[str]], remember: bool) -> list
     for overrides in jobs:
         sweep_config = loader.load_sweep_config(config, list(overrides))
         try:
+            check_choices(dict(sweep_config.hydra.runtime.choices))
             settings = to_settings(job_config(sweep_config))
             load_dataset(settings.dataset)  # a bad CSV file stops the sweep now (cached)
             validated.append(settings)

@@ -761,6 +761,7 @@ GROUP_OPTIONS: dict[str, dict[str, object]] = {
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 MENU_GROUPS = ("init", "activation", "dataset", "model", "trainer", "experiment")
+OPTIONAL_GROUPS = ("experiment",)  # Hydra skips an unknown option of these: check_choices
 
 
 def _description(option_file: Path) -> str:
@@ -806,7 +807,16 @@ def to_settings(cfg: DictConfig) -> Config:
     A key added with ``+`` (``+trainer.momentum=0.9``) is in the config but in no schema:
     it would be logged and ignored, so it is an error like any unknown key.
     """
-    settings = OmegaConf.to_object(cfg)
+    from omegaconf.errors import MissingMandatoryValue
+
+    try:
+        settings = OmegaConf.to_object(cfg)
+    except MissingMandatoryValue as exc:  # ``~init`` removed a group every job needs
+        key = exc.full_key or "a key"
+        raise ConfigError(
+            f"{key} has no value (removed with ~{key}, or left as ???): every job needs one; "
+            f"set it with {key}=..."
+        ) from None
     if not isinstance(settings, Config):  # a config composed without the schema
         raise ConfigError(f"config was not built on the initlab schema (got {type(settings)})")
     unknown = sorted(set(flatten(cfg)) - set(flatten(OmegaConf.structured(settings))))
@@ -819,6 +829,24 @@ def to_settings(cfg: DictConfig) -> Config:
             "(a key added with + is not one either)"
         )
     return settings
+
+
+def check_choices(choices: dict[str, str | None]) -> None:
+    """Every group option chosen exists in conf/. Hydra checks this itself except for an
+    optional group: ``experiment=nope`` would quietly train the defaults."""
+    for group, choice in choices.items():
+        folder = CONF_DIR / group
+        if choice in (None, "None", "null") or "/" in group or not folder.is_dir():
+            continue
+        options = sorted(p.stem for p in folder.glob("*.yaml"))
+        if choice not in options:
+            from initlab.suggestions import option_hint
+
+            hint = option_hint(choice, options)
+            raise ConfigError(
+                f"{group}={choice}: no such option{';' + hint if hint else ''} "
+                f"({', '.join(options)})"
+            )
 
 
 def job_config(config: DictConfig) -> DictConfig:

@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from initlab import batching, recording, render, tracking
 from initlab.activations import Activation, make_activation
-from initlab.config import Config, FigurePolicy, flatten, to_settings
+from initlab.config import Config, FigurePolicy, check_choices, flatten, to_settings
 from initlab.datasets import Dataset, load_dataset
 from initlab.diagnostics import TrainingMonitor
 from initlab.initializers import InitReport, initialize
@@ -193,6 +193,7 @@ def train_and_evaluate(
 
 def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     """Validate, then train inside an MLflow run that ends FINISHED or FAILED."""
+    check_choices(job.choices)  # (an optional group's unknown option is Hydra-silent)
     settings = to_settings(cfg)  # ConfigError here: nothing has been created yet
     data = load_dataset(settings.dataset)  # DatasetError (a ConfigError) too: a bad CSV file
     if not settings.tracking.enabled:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from initlab import tracking
+from initlab import stores, tracking
 
 if TYPE_CHECKING:  # mlflow costs seconds to import: not for --help
     from mlflow.entities import Experiment, Run
@@ -198,6 +198,10 @@ def check_store_exists(uri: str) -> None:
         path = uri.removeprefix("sqlite:///").split("?", 1)[0]
         if not path or path == ":memory:" or not Path(path).is_file():
             raise ReportError(f"no MLflow store at {uri} (run a sweep first, or pass a URI)")
+        try:  # damaged, or not MLflow's: say so, not a SQLAlchemy traceback
+            stores.check_sqlite_file(Path(path), writable=False)
+        except tracking.TrackingError as exc:
+            raise ReportError(str(exc)) from exc
     elif scheme in ("http", "https"):
         try:
             tracking.check_reachable(uri)

@@ -10,7 +10,14 @@ import dataclasses
 import difflib
 from collections.abc import Iterable, Sequence
 
-from initlab.config import CONF_DIR, GROUP_OPTIONS, MENU_GROUPS, Config, TrackingConfig
+from initlab.config import (
+    CONF_DIR,
+    GROUP_OPTIONS,
+    MENU_GROUPS,
+    OPTIONAL_GROUPS,
+    Config,
+    TrackingConfig,
+)
 
 
 def _options(group: str) -> list[str]:
@@ -30,6 +37,12 @@ def known_keys() -> set[str]:
 def _close(word: str, candidates: Iterable[str]) -> str | None:
     found = difflib.get_close_matches(word, sorted(candidates), n=1, cutoff=0.6)
     return found[0] if found else None
+
+
+def option_hint(choice: str, options: Sequence[str]) -> str:
+    """' did you mean <option>?' for a mistyped group option, or ''."""
+    guess = _close(choice, options)
+    return f" did you mean {guess}?" if guess else ""
 
 
 def key_hint(key: str, keys: set[str] | None = None) -> str:
@@ -53,6 +66,8 @@ def suggestions(argv: Sequence[str]) -> list[str]:
         key, _, value = arg.partition("=")
         if key.startswith(("+", "~", "hydra")) or "@" in key or "/" in key:
             continue  # (a key added with + is refused with its own hint, by to_settings)
+        if key in OPTIONAL_GROUPS:
+            continue  # refused by config.check_choices, with its own hint
         if key in MENU_GROUPS:
             options = _options(key)
             for choice in value.split(","):

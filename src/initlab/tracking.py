@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from initlab import stores
+from initlab.stores import TrackingError  # raised here and by stores
+
 if TYPE_CHECKING:  # mlflow costs ~1-2 s to import: only when a run is really tracked
     from mlflow.tracking import MlflowClient
 
@@ -57,10 +60,6 @@ _MAX_PARAMS_PER_BATCH = 100
 _MAX_METRICS_PER_BATCH = 1000
 
 
-class TrackingError(RuntimeError):
-    """The tracking store cannot be used; the message says which store and why."""
-
-
 def resolve_tracking_uri(configured: str | None = None) -> str:
     """The config key wins, then $MLFLOW_TRACKING_URI, then the project's SQLite store."""
     if configured:
@@ -80,11 +79,13 @@ def artifact_root_for(uri: str) -> str | None:
 
 
 def check_reachable(uri: str, timeout: float = 3.0) -> None:
-    """Fail fast, with the address in the message, if a tracking server does not answer.
+    """Fail fast, with the store in the message, if ``uri`` cannot take runs: a URI MLflow
+    does not know, a tracking server that does not answer, a SQLite store that is damaged,
+    read-only or locked (:mod:`initlab.stores`). A new SQLite store starts from an empty one.
 
     MLflow's own client retries for minutes before giving up; users deserve a clear answer now.
-    A local SQLite store only needs its folder to be creatable.
     """
+    stores.check_uri(uri)
     if uri.startswith(("http://", "https://")):
         url = uri.rstrip("/") + "/health"
         try:
@@ -96,15 +97,9 @@ def check_reachable(uri: str, timeout: float = 3.0) -> None:
                 f"MLflow tracking server {uri} is unreachable ({reason}). Start it, or unset "
                 "MLFLOW_TRACKING_URI / tracking.uri to use the project's local store."
             ) from exc
-    elif uri.startswith("sqlite:///"):
-        db_path = Path(uri.removeprefix("sqlite:///"))
-        try:
-            db_path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TrackingError(
-                f"cannot create the MLflow store folder {db_path.parent}: {exc}"
-            ) from exc
-        if not db_path.exists():
+    elif (db_path := stores.sqlite_path(uri)) is not None:
+        stores.check_sqlite_store(db_path)
+        if not db_path.exists() or db_path.stat().st_size == 0:
             _start_from_empty_store(db_path)
 
 
@@ -148,7 +143,7 @@ def _start_from_empty_store(db_path: Path) -> None:
 def client_for(uri: str) -> MlflowClient:
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=uri)
+    return MlflowClient(tracking_uri=stores.sqlite_uri_for_mlflow(uri))
 
 
 def ensure_experiment(client: MlflowClient, name: str, uri: str) -> str:

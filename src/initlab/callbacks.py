@@ -194,8 +194,11 @@ class MlflowSweepCallback(Callback):
             report_lines = [
                 f"Report: python src/report.py --run {run_id}{uri}" for run_id in closed
             ]
+        diverged = sum(bool(r.outcome and r.outcome.diverged) for r in self.rows)
         print(
-            f"\n{done} job(s) finished, {self.failed} failed"
+            f"\n{done} job(s) finished"
+            + (f" ({diverged} diverged)" if diverged else "")
+            + f", {self.failed} failed"
             + (f", {missing} not run" if missing else "")
             + f". Parent run {', '.join(closed)}: {status}.\n"
             f"MLflow store: {self.uri} (experiment {experiments}); browse it with `make ui`.\n"

@@ -27,6 +27,7 @@ from initlab.activations import Activation, make_activation
 from initlab.config import Config, FigurePolicy, check_choices, flatten, to_settings
 from initlab.datasets import Dataset, load_dataset
 from initlab.diagnostics import TrainingMonitor
+from initlab.divergence import Divergence, divergence
 from initlab.initializers import InitReport, initialize
 from initlab.network import Params, accuracy
 from initlab.optimizers import UpdateRule
@@ -73,6 +74,7 @@ class Outcome:
     run_id: str | None = None
     seeds: int = 1
     place: str = ""  # parent_key(uri, experiment) of the store it was recorded in
+    diverged: str = ""  # why it diverged (Divergence.summary), "" if it did not
 
 
 @dataclass
@@ -91,6 +93,11 @@ class Trained:
     train_accuracy: np.ndarray  # (K,)
     test_accuracy: np.ndarray  # (K,)
     seconds: float
+
+    @property
+    def divergence(self) -> Divergence:
+        h = self.history
+        return divergence(h.steps, h.costs, h.final_cost, self.settings.trainer.iterations)
 
 
 def replica_seeds(settings: Config) -> list[int]:
@@ -333,6 +340,7 @@ def _outcome(job: JobInfo, result: Trained, run_id: str | None, place: str = "")
         run_id=run_id,
         seeds=len(result.seeds),
         place=place,
+        diverged=result.divergence.summary(),
     )
     what = f"{outcome.seeds} seeds, mean " if outcome.seeds > 1 else ""
     log.info(
@@ -340,4 +348,6 @@ def _outcome(job: JobInfo, result: Trained, run_id: str | None, place: str = "")
         outcome.name, what, outcome.final_cost, 100 * outcome.train_accuracy,
         100 * outcome.test_accuracy, result.settings.trainer.iterations, outcome.seconds,
     )  # fmt: skip
+    if outcome.diverged:
+        log.warning("%s: diverged: %s", outcome.name, outcome.diverged)
     return outcome

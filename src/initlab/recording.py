@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from initlab import render, tracking
 from initlab.diagnostics import initial_diagnostics, theory_diagnostics
+from initlab.divergence import DIVERGED_TAG
 from initlab.plots import BoundaryData, chance_cost
 from initlab.render import FigureSpec
 
@@ -316,7 +317,10 @@ def record_run(
         "train_accuracy": float(result.train_accuracy[replica]),
         "test_accuracy": float(result.test_accuracy[replica]),
         "train_seconds": result.seconds / len(result.seeds),
+        "diverged": float(bool(why := result.divergence.reasons[replica])),
     } | _target_metrics(result, replica)
+    if why:
+        client.set_tag(run_id, DIVERGED_TAG, why)
     curves = [tracking.Curve("cost", steps, costs)]
     drawing = _draw_missing(run_figures(result, replica, states) if figures else {}, drawing)
     if result.settings.diagnostics:
@@ -397,6 +401,10 @@ def record_seed_summary(
     :func:`seed_summary_figures`; ``drawing`` holds those already submitted."""
     scalars = seed_statistics(result) | {"train_seconds": result.seconds}
     scalars.pop("seeds")  # a param already
+    diverged = result.divergence
+    scalars["diverged_fraction"] = diverged.count / len(result.seeds)
+    if diverged.count:
+        client.set_tag(run_id, DIVERGED_TAG, diverged.summary())
     steps, costs = _seed_costs(result)
     drawing = _draw_missing(seed_summary_figures(result, states) if figures else {}, drawing)
     tracking.log_table(client, run_id, seed_table(result), tracking.SEEDS_TABLE_ARTIFACT)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from initlab import stores, tracking
+from initlab.divergence import DIVERGED_TAG
 
 if TYPE_CHECKING:  # mlflow costs seconds to import: not for --help
     from mlflow.entities import Experiment, Run
@@ -55,6 +56,7 @@ class RunRow:
     train_std: float | None = None  # over seeds
     test_std: float | None = None
     failed_fraction: float | None = None
+    diverged: str = ""  # why (the run's initlab.diverged tag), "" if it did not
     cost_band: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # min, max over seeds
     depth_curves: dict[str, dict[int, float]] = field(default_factory=dict)
     grad_norms: dict[int, tuple[list[int], list[float]]] = field(default_factory=dict)
@@ -301,6 +303,7 @@ def to_row(
         train_std=metrics.get("train_accuracy_std"),
         test_std=metrics.get("test_accuracy_std"),
         failed_fraction=metrics.get("failed_fraction"),
+        diverged=tags.get(DIVERGED_TAG, ""),
         cost_band=band,
         depth_curves=depth_curves,
         grad_norms=grad_norms,

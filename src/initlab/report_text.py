@@ -145,7 +145,8 @@ def table_cells(report: Report, row: RunRow) -> list[str]:
     what = [row.values[k] for k in report.varying] if report.varying else [
         row.groups[group] or MISSING for group in tracking.GROUP_TAGS]  # fmt: skip
     cells = [
-        row.job or MISSING, *what, row.status, format_cost(row.final_cost),
+        row.job or MISSING, *what, f"{row.status}, diverged" if row.diverged else row.status,
+        format_cost(row.final_cost),
         format_accuracy(row.train_accuracy, row.train_std if row.seeds > 1 else None),
         format_accuracy(row.test_accuracy, row.test_std if row.seeds > 1 else None),
     ]  # fmt: skip
@@ -190,6 +191,13 @@ def notes(report: Report) -> list[str]:
             "mean; failed: the share of seeds whose cost is not finite or whose training "
             "accuracy stays within 2 points of chance (each seed's numbers: the job run's "
             f"`{tracking.SEEDS_TABLE_ARTIFACT}`)."
+        )
+    diverged = [f"job {r.job or r.label}: {r.diverged}" for r in report.rows if r.diverged]
+    if diverged:
+        lines.append(
+            "Diverged (the cost stopped being a number, or ended above where it started): "
+            + "; ".join(diverged)
+            + "."
         )
     return lines
 

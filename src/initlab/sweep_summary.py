@@ -66,9 +66,10 @@ def format_table(rows: Sequence[SummaryRow]) -> str:
             lines.append(f"{left}  FAILED: {row.error}")
             continue
         seeds = f"  (mean of {out.seeds} seeds)" if out.seeds > 1 else ""
+        diverged = f"  DIVERGED: {out.diverged}" if out.diverged else ""
         lines.append(
             f"{left}  {out.final_cost:>10.6g}  {100 * out.train_accuracy:>8.2f}%  "
-            f"{100 * out.test_accuracy:>7.2f}%  {out.seconds:>7.2f}{seeds}"
+            f"{100 * out.test_accuracy:>7.2f}%  {out.seconds:>7.2f}{seeds}{diverged}"
         )
     return "\n".join([*lines, "", SHARE_NOTE])
 
@@ -93,6 +94,7 @@ def jobs_table(rows: Sequence[SummaryRow]) -> dict[str, list[Any]]:
         table[key] = [r.values.get(key, "(default)") for r in rows]
     table |= {
         "status": ["FINISHED" if r.outcome else "FAILED" for r in rows],
+        "diverged": [r.outcome.diverged if r.outcome else "" for r in rows],
         "run_id": [r.outcome.run_id if r.outcome else "" for r in rows],
         "final_cost": [r.outcome.final_cost if r.outcome else None for r in rows],
         "train_accuracy": [r.outcome.train_accuracy if r.outcome else None for r in rows],
@@ -107,7 +109,11 @@ def log_parent_summary(client: Any, parent_id: str, rows: Sequence[SummaryRow]) 
     """On the parent run: counts, the best job and every job's numbers (a table artifact)."""
     top = best(rows)
     finished = sum(r.outcome is not None for r in rows)
-    scalars = {"jobs_finished": float(finished), "jobs_failed": float(len(rows) - finished)}
+    scalars = {
+        "jobs_finished": float(finished),
+        "jobs_failed": float(len(rows) - finished),
+        "jobs_diverged": float(sum(bool(r.outcome and r.outcome.diverged) for r in rows)),
+    }
     if top is not None and top.outcome is not None:
         scalars |= {
             "best_test_accuracy": top.outcome.test_accuracy,

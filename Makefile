@@ -10,7 +10,7 @@ UI_URI ?= sqlite:///$(STORE)/mlflow.db
 PORT   ?= 5000
 GRID   ?= init=zeros,random,he,xavier
 
-.PHONY: help install run sweep report test test-full bench lint format ui clean
+.PHONY: help install run sweep report orphans test test-full bench lint format ui clean
 
 help: ## Show this help
 	@echo "initlab: a tracked laboratory for neural-network weight initialization"
@@ -36,6 +36,9 @@ sweep: install ## Run any grid: make sweep ARGS="init=he,xavier activation=relu,
 
 report: install ## Write the latest sweep's report (reports/<experiment>/latest/) and log it to its parent run
 	$(BIN)/python src/report.py $(ARGS)
+
+orphans: install ## Mark KILLED the runs left RUNNING by a process that is gone (kill -9, a crash)
+	PYTHONPATH=src $(BIN)/python -m initlab.orphans $(UI_URI)
 
 test: install ## Run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest

@@ -4,6 +4,7 @@ big for the machine. Each is said on the run and in the terminal, and nothing is
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from mlflow.tracking import MlflowClient
 
 from conftest import run_cli
@@ -80,3 +81,124 @@ def test_a_seeds_job_records_the_share_that_diverged(tmp_path, store):
     (run,) = client.search_runs([client.get_experiment_by_name("initialization").experiment_id])
     assert run.data.metrics["diverged_fraction"] == 1.0
     assert run.data.tags[DIVERGED_TAG].startswith(f"{seeds} of {seeds} seeds (first: cost not")
+
+
+# --- signals: SIGTERM as Ctrl-C, SIGKILL found afterwards ------------------------------------
+
+LONG_SWEEP = [
+    "-m",
+    "trainer.iterations=300,5000000",
+    "hydra/launcher=basic",
+    "trainer.engine=numpy",
+]  # fmt: skip  (job 0 finishes at once, job 1 trains until it is stopped)
+
+
+def _session(pid: int) -> list[str]:
+    import subprocess
+
+    found = subprocess.run(["pgrep", "-s", str(pid)], capture_output=True, text=True)
+    return found.stdout.split()
+
+
+def _stop_in_job_1(tmp_path, store, stop) -> tuple[int, str, int]:
+    """Start LONG_SWEEP in its own session, call ``stop(process)`` once job 1 trains; return
+    (exit code, output, session id)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import TRAIN
+
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store, "HYDRA_FULL_ERROR": "0"}
+    process = subprocess.Popen(
+        [sys.executable, str(TRAIN), *LONG_SWEEP, f"hydra.sweep.dir={tmp_path}/m"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if "#1 :" in line:
+                break
+        time.sleep(1.5)
+        stop(process)
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return process.returncode, "".join(lines) + rest, process.pid
+
+
+def _states(store: str) -> dict[str, str]:
+    client = MlflowClient(tracking_uri=store)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    return {r.data.tags.get("initlab.role", "") + ":" + r.info.run_name: r.info.status
+            for r in runs}  # fmt: skip
+
+
+@pytest.mark.parametrize("to", ["process", "group"])
+def test_sigterm_ends_runs_and_the_parent_killed_like_ctrl_c(tmp_path, store, to):
+    """`kill PID` (the process) and `timeout`/Slurm/a container stop (the whole group)."""
+    import os
+    import signal
+    import time
+
+    def stop(process):
+        if to == "process":
+            os.kill(process.pid, signal.SIGTERM)
+        else:
+            os.killpg(process.pid, signal.SIGTERM)
+
+    code, out, session = _stop_in_job_1(tmp_path, store, stop)
+    assert code == 128 + signal.SIGTERM, out
+    assert "initlab: stopped by SIGTERM." in out and "Traceback" not in out, out
+    assert out.count("interrupted: KILLED") == 1
+    time.sleep(1.5)  # the figure workers end with their process
+    assert _session(session) == []
+    states = _states(store)
+    assert sorted(states.values()) == ["FINISHED", "KILLED", "KILLED"], states
+    (quick,) = [name for name in states if name.startswith("job:trainer.iterations=300 ")]
+    assert states[quick] == "FINISHED" and states[quick.replace("=300 ", "=5000000 ")] == "KILLED"
+
+
+def test_a_killed_sweeps_runs_are_found_and_marked_killed(tmp_path, store):
+    """SIGKILL cannot be caught: the runs stay RUNNING, the figure workers end on their own,
+    and the next look at the store (make orphans, or the next run) marks the runs KILLED."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code, _, session = _stop_in_job_1(tmp_path, store, lambda p: os.kill(p.pid, signal.SIGKILL))
+    assert code == -signal.SIGKILL
+    time.sleep(2.0)
+    assert _session(session) == []  # no figure worker left behind
+    assert sorted(_states(store).values()) == ["FINISHED", "RUNNING", "RUNNING"]
+    found = subprocess.run(
+        [sys.executable, "-m", "initlab.orphans", store], capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert found.stderr.count("which is gone: marked KILLED") == 2
+    assert "2 orphaned run(s) marked KILLED" in found.stdout
+    assert sorted(_states(store).values()) == ["FINISHED", "KILLED", "KILLED"]
+    again = run_cli("trainer.iterations=20", uri=store, cwd=tmp_path)  # nothing left to mark
+    assert again.returncode == 0 and "marked KILLED" not in again.stderr
+
+
+def test_only_runs_of_dead_processes_on_this_host_are_orphans():
+    import os
+    import socket
+
+    from initlab import orphans
+
+    me = orphans.process_tags()
+    assert me[orphans.PID_TAG] == str(os.getpid()) and not orphans.is_orphan(me)
+    assert orphans.is_orphan(me | {orphans.PID_TAG: "999999999"})  # no such process
+    assert orphans.is_orphan(me | {orphans.PROCESS_START_TAG: "1"})  # the pid was reused
+    assert not orphans.is_orphan(me | {orphans.HOST_TAG: socket.gethostname() + "-elsewhere"})
+    assert not orphans.is_orphan({})  # not opened by initlab: cannot tell

@@ -23,7 +23,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from initlab import batching, tracking
+from initlab import batching, orphans, tracking
 from initlab.config import Config, ConfigError, check_choices, job_config, to_settings
 from initlab.datasets import load_dataset
 from initlab.experiment import PARENT_RUN_ENV, SWEEP_JOBS_ENV, Outcome, parent_key
@@ -119,6 +119,7 @@ class MlflowSweepCallback(Callback):
                 tracking.check_reachable(uri)
                 client = tracking.client_for(uri)
                 experiment_id = tracking.ensure_experiment(client, experiment, uri)
+                orphans.mark_orphans(client, [experiment_id])  # runs a killed process left
                 run_id = tracking.start_run(
                     client, uri, experiment_id, name=name,
                     tags={tracking.ROLE_TAG: "sweep", tracking.OVERRIDES_TAG: name},

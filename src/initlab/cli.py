@@ -5,9 +5,29 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import NoReturn
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, Slurm, a container stop) or SIGHUP (the terminal went
+    away): handled exactly as Ctrl-C, so runs end KILLED and the sweep's parent too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+def stop_like_ctrl_c() -> None:
+    """From now on SIGTERM and SIGHUP interrupt this process as Ctrl-C does."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_terminated)
 
 
 def run_and_exit(main: Callable[[], object]) -> NoReturn:
@@ -19,14 +39,19 @@ def run_and_exit(main: Callable[[], object]) -> NoReturn:
     flushing log handlers and the standard streams. Only the memory teardown is skipped.
     """
     code: int | str | None = 0
+    stop_like_ctrl_c()
     try:
         main()
     except SystemExit as exc:  # Hydra reports errors by sys.exit
         code = exc.code
+    except Terminated as exc:  # as Ctrl-C; the exit status a shell expects: 128 + signal
+        print(f"initlab: stopped by {exc.args[0]}.", file=sys.stderr)
+        code = 128 + exc.signum
     except KeyboardInterrupt:  # Ctrl-C: the runs it reached end KILLED (each said so)
         print("initlab: interrupted (Ctrl-C).", file=sys.stderr)
         code = 130
-    if code not in (0, None, 130):  # refused: say which option or key was probably meant
+    if code not in (0, None) and not (isinstance(code, int) and code > 128):  # refused:
+        # say which option or key was probably meant (not after a signal)
         from initlab.suggestions import suggestions
 
         for line in suggestions(sys.argv[1:]):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from omegaconf import DictConfig
 
-from initlab import batching, recording, render, tracking
+from initlab import batching, orphans, recording, render, tracking
 from initlab.activations import Activation, make_activation
 from initlab.config import Config, FigurePolicy, check_choices, flatten, to_settings
 from initlab.datasets import Dataset, load_dataset
@@ -212,6 +212,9 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     tracking.check_reachable(uri)
     client = tracking.client_for(uri)
     experiment_id = tracking.ensure_experiment(client, settings.tracking.experiment, uri)
+    parent = sweep_parent(uri, settings.tracking.experiment)
+    if parent is None:  # a single run (a sweep's callback has looked already)
+        orphans.mark_orphans(client, [experiment_id])
     tags = {
         group: job.choices.get(group, getattr(settings, group).name)
         for group in tracking.GROUP_TAGS
@@ -228,7 +231,7 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
         params["dataset.classes"] = f"0={data.classes[0]}, 1={data.classes[1]}"
     with tracking.tracked_run(
         client, uri, experiment_id, name=job.name, tags=tags,
-        parent_run_id=sweep_parent(uri, settings.tracking.experiment),
+        parent_run_id=parent,
     ) as run_id:  # fmt: skip
         clock = time.perf_counter()
         tracking.log_params(client, run_id, params)

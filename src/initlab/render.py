@@ -15,6 +15,8 @@ import multiprocessing
 import os
 import signal
 import tempfile
+import threading
+import time
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from typing import Any
 FigureSpec = tuple[str, dict[str, Any]]
 
 _pool: Executor | None = None
+PARENT_POLL_SECONDS = 0.5  # how often a worker checks that the job's process is still there
 
 
 def draw(spec: FigureSpec) -> bytes:
@@ -73,10 +76,21 @@ def _executor() -> Executor:
 
 
 def _ignore_interrupts() -> None:
-    """Ctrl-C reaches the whole process group: the job's process handles it (its runs end
-    KILLED, one line each); the figure workers just stop when it shuts them down, without
-    a traceback each."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Ctrl-C (and a SIGTERM or SIGHUP sent to the process group) reaches every process: the
+    job's process handles it (its runs end KILLED, one line each); the figure workers just
+    stop when it shuts them down, without a traceback each. (They also end, within a second, when
+    the job's process dies without shutting them down.)"""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once the job's process is gone (SIGKILL, a crash): forked workers
+    share the pipes' ends, so their task queue never closes and they would wait forever."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(0)
 
 
 def shutdown() -> None:

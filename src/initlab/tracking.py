@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from initlab import stores
+from initlab import orphans, stores
 from initlab.stores import TrackingError  # raised here and by stores
 
 if TYPE_CHECKING:  # mlflow costs ~1-2 s to import: only when a run is really tracked
@@ -187,7 +187,7 @@ def start_run(
     tags: Mapping[str, str],
     parent_run_id: str | None = None,
 ) -> str:
-    all_tags = dict(tags)
+    all_tags = dict(tags) | orphans.process_tags()  # so a later process can tell if we died
     if parent_run_id:
         all_tags[PARENT_TAG] = parent_run_id
     run = client.create_run(experiment_id, run_name=name, tags=all_tags)

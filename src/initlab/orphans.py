@@ -1,0 +1,112 @@
+"""Runs left RUNNING by a process that is gone (SIGKILL, a power cut, an OOM kill).
+
+A killed process cannot close its runs. Every run initlab opens carries the host, the process
+id and that process's start time; a run still RUNNING whose process no longer exists on this
+host (or whose pid now belongs to a newer process) was orphaned, and is marked KILLED, saying
+so. Every sweep and single run does this for its experiment when it starts, and
+``make orphans`` (``python -m initlab.orphans``) does it for a whole store.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+HOST_TAG = "initlab.host"
+PID_TAG = "initlab.pid"
+PROCESS_START_TAG = "initlab.process_start"  # in clock ticks since boot (/proc/<pid>/stat)
+ENDED_TAG = "initlab.ended"  # why initlab, not the run's own process, ended it
+
+
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started ("" where /proc cannot say); None if there is none."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None if Path("/proc/self/stat").exists() else _exists(pid)
+    except OSError:
+        return ""
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _exists(pid: int) -> str | None:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return ""
+
+
+@functools.cache
+def process_tags() -> dict[str, str]:
+    """The tags that let a later process tell whether this one is still alive."""
+    pid = os.getpid()
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(pid),
+            PROCESS_START_TAG: process_start(pid) or ""}  # fmt: skip
+
+
+def is_orphan(tags: dict[str, str]) -> bool:
+    """Whether the process that opened a run with these tags is gone (this host only)."""
+    if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+        return False  # another host's process, or a run initlab did not open: cannot tell
+    started = process_start(int(tags[PID_TAG]))
+    recorded = tags.get(PROCESS_START_TAG, "")
+    return started is None or bool(recorded and started and started != recorded)
+
+
+def mark_orphans(client: MlflowClient, experiment_ids: Sequence[str]) -> list[str]:
+    """Mark KILLED the RUNNING runs of these experiments whose process is gone; say so for
+    each; return their ids."""
+    from mlflow.entities import ViewType
+
+    if not experiment_ids:
+        return []
+    running = client.search_runs(
+        list(experiment_ids), "attributes.status = 'RUNNING'", run_view_type=ViewType.ALL
+    )
+    marked = []
+    for run in running:
+        tags = run.data.tags
+        if not is_orphan(tags):
+            continue
+        why = f"left RUNNING by process {tags[PID_TAG]} on {tags[HOST_TAG]}, which is gone"
+        client.set_tag(run.info.run_id, ENDED_TAG, f"marked KILLED: {why}")
+        client.set_terminated(run.info.run_id, status="KILLED")
+        print(f"initlab: run '{run.info.run_name}' ({run.info.run_id}) was {why}: marked KILLED",
+              file=sys.stderr)  # fmt: skip
+        marked.append(run.info.run_id)
+    return marked
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m initlab.orphans [URI]``: every experiment of the store (default: the
+    project's, or $MLFLOW_TRACKING_URI)."""
+    from initlab import tracking
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    uri = tracking.resolve_tracking_uri(args[0] if args else None)
+    try:
+        tracking.check_reachable(uri)
+    except tracking.TrackingError as exc:
+        print(f"initlab: {exc}", file=sys.stderr)
+        return 1
+    client = tracking.client_for(uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    marked = mark_orphans(client, experiments)
+    print(f"{len(marked)} orphaned run(s) marked KILLED in {uri}.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

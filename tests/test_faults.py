@@ -202,3 +202,23 @@ def test_only_runs_of_dead_processes_on_this_host_are_orphans():
     assert orphans.is_orphan(me | {orphans.PROCESS_START_TAG: "1"})  # the pid was reused
     assert not orphans.is_orphan(me | {orphans.HOST_TAG: socket.gethostname() + "-elsewhere"})
     assert not orphans.is_orphan({})  # not opened by initlab: cannot tell
+
+
+# --- a net too big for the machine -------------------------------------------------------------
+
+
+def test_the_memory_floor_counts_parameters_state_and_one_step(compose_cfg, monkeypatch):
+    from initlab import memory
+    from initlab.config import ConfigError, to_settings
+
+    settings = to_settings(compose_cfg("model.hidden=[100,50]", "trainer=adam", "seeds=4"))
+    found = memory.estimate(settings, n_features=2, n_train=300)
+    parameters = (2 * 100 + 100) + (100 * 50 + 50) + (50 + 1)
+    batch = 64  # adam's default batch
+    assert found.parameters == parameters
+    assert found.bytes == 8 * (4 * (3 + 2) * parameters + batch * (100 + 50 + 1))
+    monkeypatch.setattr(memory, "available_bytes", lambda: found.bytes - 1)
+    with pytest.raises(ConfigError, match=r"needs about .* this machine has .* available"):
+        memory.check_fits(settings, 2, 300)
+    monkeypatch.setattr(memory, "available_bytes", lambda: found.bytes)
+    memory.check_fits(settings, 2, 300)  # fits exactly: runs

@@ -228,6 +228,9 @@ BAD_INPUTS = [
     (["tracking.uri=foo://bar"], ["foo://bar", "'foo' URI", "sqlite:///"]),
     (["tracking.uri=some/folder"], ["some/folder is a path", "/some/folder/mlflow.db"]),
     (["-m", "init=he,xavier", "tracking.uri=foo://bar"], ["'foo' URI"]),
+    # 10¹⁰ weights: refused from shapes before any run, not a traceback inside training.
+    (["model.hidden=[100000,100000]"], ["needs about 224.0 GB", "available", "smaller net"]),
+    (["-m", "model.hidden=[10],[100000,100000]"], ["job [model.hidden=[100000,100000]"]),
 ]
 
 

@@ -27,6 +27,7 @@ from initlab import batching, orphans, tracking
 from initlab.config import Config, ConfigError, check_choices, job_config, to_settings
 from initlab.datasets import load_dataset
 from initlab.experiment import PARENT_RUN_ENV, SWEEP_JOBS_ENV, Outcome, parent_key
+from initlab.memory import check_fits
 from initlab.sweep_summary import SummaryRow, format_table, log_parent_summary
 
 
@@ -57,7 +58,8 @@ def preflight(config: DictConfig, jobs: list[list[str]], remember: bool) -> list
         try:
             check_choices(dict(sweep_config.hydra.runtime.choices))
             settings = to_settings(job_config(sweep_config))
-            load_dataset(settings.dataset)  # a bad CSV file stops the sweep now (cached)
+            data = load_dataset(settings.dataset)  # a bad CSV file stops the sweep now (cached)
+            check_fits(settings, data.n_features, data.X_train.shape[1])
             validated.append(settings)
         except ConfigError as exc:
             raise ConfigError(f"job [{' '.join(overrides)}]: {exc}") from exc

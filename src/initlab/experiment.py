@@ -29,6 +29,7 @@ from initlab.datasets import Dataset, load_dataset
 from initlab.diagnostics import TrainingMonitor
 from initlab.divergence import Divergence, divergence
 from initlab.initializers import InitReport, initialize
+from initlab.memory import check_fits
 from initlab.network import Params, accuracy
 from initlab.optimizers import UpdateRule
 from initlab.seeding import course_rng
@@ -203,6 +204,7 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
     check_choices(job.choices)  # (an optional group's unknown option is Hydra-silent)
     settings = to_settings(cfg)  # ConfigError here: nothing has been created yet
     data = load_dataset(settings.dataset)  # DatasetError (a ConfigError) too: a bad CSV file
+    check_fits(settings, data.n_features, data.X_train.shape[1])  # before any run exists
     if not settings.tracking.enabled:
         ready = batching.claim(cfg)
         result = ready.result if ready else train_and_evaluate(settings, job.name)

@@ -125,6 +125,17 @@ def test_a_read_only_store_is_refused(good_store, tmp_path):
     assert db.read_bytes() == before
 
 
+def test_a_read_only_artifacts_folder_is_refused(good_store, tmp_path):
+    db = tmp_path / "mlflow.db"
+    shutil.copyfile(good_store, db)
+    (tmp_path / "artifacts").mkdir()
+    with _immutable(tmp_path / "artifacts"):
+        result = run_cli(FAST, uri=f"sqlite:///{db}", cwd=tmp_path)
+    message = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in message
+    assert f"{tmp_path / 'artifacts'} is not writable" in message and "figures" in message
+
+
 @contextlib.contextmanager
 def _locked(db: Path, seconds: float):
     """Another process's write lock on ``db``, released after ``seconds``."""

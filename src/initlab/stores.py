@@ -84,7 +84,7 @@ def check_uri(uri: str) -> None:
     )
 
 
-def _probe_writable(folder: Path) -> None:
+def _probe_writable(folder: Path, needed_for: str) -> None:
     """Create and remove a file in ``folder``: permissions, a read-only file system or an
     immutable folder all show here, for root too (``os.access`` would say yes to root)."""
     try:
@@ -92,8 +92,8 @@ def _probe_writable(folder: Path) -> None:
             pass
     except OSError as exc:
         raise TrackingError(
-            f"the MLflow store folder {folder} is not writable ({exc.strerror}): SQLite needs "
-            "to write beside its database. Fix its permissions or choose another tracking.uri"
+            f"the MLflow store folder {folder} is not writable ({exc.strerror}): {needed_for}. "
+            "Fix its permissions or choose another tracking.uri"
         ) from exc
 
 
@@ -189,7 +189,10 @@ def check_sqlite_store(path: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise TrackingError(f"cannot create the MLflow store folder {folder}: {exc}") from exc
-    _probe_writable(folder)
+    _probe_writable(folder, "SQLite writes beside its database")
+    artifacts = folder / "artifacts"  # where initlab's experiments keep the runs' files
+    if artifacts.is_dir():
+        _probe_writable(artifacts, "the runs' figures and files go there")
     if path.exists():
         if not path.is_file():
             raise TrackingError(

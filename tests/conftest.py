@@ -33,7 +33,9 @@ def store(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
 
 
-def run_cli(*args: str, uri: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, uri: str, cwd: Path, timeout: float = 300, preexec_fn=None
+) -> subprocess.CompletedProcess:
     """Run ``python src/train.py ARGS`` against the store ``uri``, from ``cwd``."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "HYDRA_FULL_ERROR": "0"}
     return subprocess.run(
@@ -49,4 +51,5 @@ def run_cli(*args: str, uri: str, cwd: Path, timeout: float = 300) -> subprocess
         capture_output=True,
         text=True,
         timeout=timeout,
+        preexec_fn=preexec_fn,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import socket
 import sys
 import time
@@ -164,13 +165,23 @@ def test_artifacts_live_beside_the_store(two_job_sweep):
 
 
 def test_a_failing_job_ends_failed_and_the_sweep_reports_it(tmp_path, store):
-    # A 10^12-unit layer cannot be allocated: a real runtime failure inside the job.
+    # A real runtime failure inside the job: under a 3 GiB address-space limit the 1.5M-unit
+    # layer's 3.4 GiB activations cannot be allocated. The memory check (a floor, against the
+    # machine's free memory) lets it through, so the failure happens where a job can fail.
+    def limit_address_space():
+        resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
+
     result = run_cli(
-        "-m", "model.hidden=[3],[1000000000000]", "trainer.iterations=20", uri=store, cwd=tmp_path
+        "-m",
+        "model.hidden=[3],[1500000]",
+        "trainer.iterations=20",
+        uri=store,
+        cwd=tmp_path,
+        preexec_fn=limit_address_space,
     )
     assert result.returncode != 0
     assert "1 job(s) finished, 1 failed" in result.stdout
-    assert "FAILED" in result.stdout
+    assert "FAILED: MemoryError" in result.stdout
     runs = _runs(store)
     statuses = sorted((r.data.tags.get(tracking.ROLE_TAG), r.info.status) for r in runs)
     assert statuses == [("job", "FAILED"), ("job", "FINISHED"), ("sweep", "FAILED")]

@@ -16,9 +16,10 @@ register_configs()
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig):  # -> initlab.experiment.Outcome
+    from initlab.cli import terminate_like_ctrl_c
     from initlab.experiment import run_job  # numpy/mlflow only once a job really runs
 
-    with fail_cleanly_in_single_runs():
+    with terminate_like_ctrl_c(), fail_cleanly_in_single_runs():
         return run_job(cfg, current_job())
 
 

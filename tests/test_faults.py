@@ -96,13 +96,17 @@ LONG_SWEEP = [
 def _session(pid: int) -> list[str]:
     import subprocess
 
-    found = subprocess.run(["pgrep", "-s", str(pid)], capture_output=True, text=True)
-    return found.stdout.split()
+    # Ended processes whose parent went first may wait for a reaper that never comes (a
+    # container's PID 1 that reaps nothing): zombies are ended, not left behind.
+    found = subprocess.run(
+        ["ps", "-o", "pid=,stat=", "-s", str(pid)], capture_output=True, text=True
+    )
+    return [line.split()[0] for line in found.stdout.splitlines() if "Z" not in line.split()[1]]
 
 
-def _stop_in_job_1(tmp_path, store, stop) -> tuple[int, str, int]:
-    """Start LONG_SWEEP in its own session, call ``stop(process)`` once job 1 trains; return
-    (exit code, output, session id)."""
+def _stop_in_job_1(tmp_path, store, stop, sweep=LONG_SWEEP, when="#1 :") -> tuple[int, str, int]:
+    """Start ``sweep`` in its own session, call ``stop(process)`` once a line holding
+    ``when`` is printed (job 1 trains); return (exit code, output, session id)."""
     import os
     import signal
     import subprocess
@@ -113,7 +117,7 @@ def _stop_in_job_1(tmp_path, store, stop) -> tuple[int, str, int]:
 
     env = {**os.environ, "MLFLOW_TRACKING_URI": store, "HYDRA_FULL_ERROR": "0"}
     process = subprocess.Popen(
-        [sys.executable, str(TRAIN), *LONG_SWEEP, f"hydra.sweep.dir={tmp_path}/m"],
+        [sys.executable, str(TRAIN), *sweep, f"hydra.sweep.dir={tmp_path}/m"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip
@@ -121,7 +125,7 @@ def _stop_in_job_1(tmp_path, store, stop) -> tuple[int, str, int]:
     try:
         for line in process.stdout:
             lines.append(line)
-            if "#1 :" in line:
+            if when in line:
                 break
         time.sleep(1.5)
         stop(process)
@@ -188,6 +192,62 @@ def test_a_killed_sweeps_runs_are_found_and_marked_killed(tmp_path, store):
     assert sorted(_states(store).values()) == ["FINISHED", "KILLED", "KILLED"]
     again = run_cli("trainer.iterations=20", uri=store, cwd=tmp_path)  # nothing left to mark
     assert again.returncode == 0 and "marked KILLED" not in again.stderr
+
+
+# --- Hydra's joblib launcher: jobs in worker processes ---------------------------------------
+
+JOBLIB = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+
+
+def test_a_joblib_sweep_ends_and_records_every_job(tmp_path, store):
+    """Its jobs run in loky workers, which have figure workers of their own: the sweep used to
+    finish every run and then never exit. The summary comes from the launcher's returns."""
+    import subprocess
+
+    try:
+        result = run_cli(
+            "-m", "init=zeros,random,he,xavier", "activation=relu,tanh", "trainer.iterations=200",
+            *JOBLIB, uri=store, cwd=tmp_path, timeout=240,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("the joblib sweep did not exit within 240 s")
+    assert result.returncode == 0, result.stderr
+    assert "8 job(s) finished, 0 failed. Parent run" in result.stdout
+    table = result.stdout.split("job  init")[1].split("\n\n")[0]
+    assert len([row for row in table.splitlines()[2:] if row.strip()]) == 8
+    client = MlflowClient(tracking_uri=store)
+    runs = client.search_runs([client.get_experiment_by_name("initialization").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("initlab.role") == "sweep"]
+    jobs = [r for r in runs if r.data.tags.get("initlab.role") == "job"]
+    assert parent.info.status == "FINISHED" and parent.data.metrics["jobs_finished"] == 8
+    assert len(jobs) == 8 and {r.info.status for r in jobs} == {"FINISHED"}
+    assert {r.data.tags["mlflow.parentRunId"] for r in jobs} == {parent.info.run_id}
+    assert len({r.data.tags["initlab.pid"] for r in jobs}) == 2  # two workers, not this one
+
+
+@pytest.mark.parametrize("to", ["process", "group"])
+def test_sigterm_ends_a_joblib_sweep_and_its_workers_runs(tmp_path, store, to):
+    """The group: each worker ends its own run KILLED. The process alone: joblib kills its
+    workers, and the sweep marks their runs KILLED as it ends, saying so."""
+    import os
+    import signal
+    import time
+
+    def stop(process):
+        time.sleep(1.0)
+        (os.kill if to == "process" else os.killpg)(process.pid, signal.SIGTERM)
+
+    sweep = ["-m", "trainer.iterations=300,5000000,5000001", "trainer.engine=numpy", *JOBLIB]
+    code, out, session = _stop_in_job_1(
+        tmp_path, store, stop, sweep, when="trainer.iterations=300 trainer.engine=numpy: cost"
+    )
+    assert code == 128 + signal.SIGTERM, out
+    assert "initlab: stopped by SIGTERM." in out and "Traceback" not in out, out
+    assert "Its job runs in the store: 1 FINISHED, 2 KILLED." in out
+    time.sleep(1.5)
+    assert _session(session) == []  # no loky worker or figure worker left behind
+    states = _states(store)
+    assert sorted(states.values()) == ["FINISHED", "KILLED", "KILLED", "KILLED"], states
 
 
 def test_only_runs_of_dead_processes_on_this_host_are_orphans():

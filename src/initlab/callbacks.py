@@ -17,6 +17,7 @@ import atexit
 import json
 import os
 import sys
+from collections import Counter
 from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
@@ -83,6 +84,7 @@ class MlflowSweepCallback(Callback):
         self.uri = ""
         self.experiments: list[str] = []
         self.report = False  # tracking.report of the sweep's jobs
+        self.pid = os.getpid()  # the sweep's process (a launcher's workers get pickled copies)
 
     # --- start: validate everything, then create store, experiment and parent run ---------
 
@@ -147,9 +149,23 @@ class MlflowSweepCallback(Callback):
     # --- per job: collect the summary row ------------------------------------------------
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if os.getpid() != self.pid:  # a launcher's worker process (joblib's): the sweep's
+            return  # process records the job when the launcher returns it (jobs_returned)
+        self._record(config.hydra.job.get("num"), job_return)
+
+    def jobs_returned(self, returns: list[JobReturn]) -> None:
+        """The launcher's returns (initlab's sweeper passes them): jobs it ran in other
+        processes reached no on_job_end in this one, and are recorded now."""
+        seen = {row.number for row in self.rows}
+        for job_return in returns:
+            number = job_return.hydra_cfg.hydra.job.get("num")
+            if number not in seen:
+                self._record(number, job_return)
+
+    def _record(self, num: int | None, job_return: JobReturn) -> None:
         if not self.parents and self.expected_jobs is None:
             return  # a single run (no multirun)
-        number = int(config.hydra.job.get("num") or len(self.rows))
+        number = int(num or len(self.rows))
         overrides = tuple(job_return.overrides or [])
         value = job_return._return_value
         if job_return.status == JobStatus.COMPLETED and isinstance(value, Outcome):
@@ -184,6 +200,7 @@ class MlflowSweepCallback(Callback):
         status = "FAILED" if self.failed else "KILLED" if missing else "FINISHED"
         if status != "KILLED":
             self._summarise_on_parents()
+        in_store = self._children_in_store() if missing else ""
         closed = self._close_parents(status)
         reports = self._write_reports() if status != "KILLED" else []
         if self.rows:
@@ -202,11 +219,35 @@ class MlflowSweepCallback(Callback):
             f"\n{done} job(s) finished"
             + (f" ({diverged} diverged)" if diverged else "")
             + f", {self.failed} failed"
-            + (f", {missing} not run" if missing else "")
+            + (f", {missing} without a result (interrupted or never started)" if missing else "")
             + f". Parent run {', '.join(closed)}: {status}.\n"
-            f"MLflow store: {self.uri} (experiment {experiments}); browse it with `make ui`.\n"
+            + in_store
+            + f"MLflow store: {self.uri} (experiment {experiments}); browse it with `make ui`.\n"
             + "\n".join(report_lines),
             flush=True,
+        )
+
+    def _children_in_store(self) -> str:
+        """An interrupted sweep: what its job runs are in the store, after marking KILLED those
+        whose process is gone (a launcher's workers, stopped with the sweep, cannot say)."""
+        counts: Counter[str] = Counter()
+        try:
+            for run_id, uri in self.parent_stores.items():
+                client = tracking.client_for(uri)
+                experiment_id = client.get_run(run_id).info.experiment_id
+                orphans.mark_orphans(client, [experiment_id])
+                children = client.search_runs(
+                    [experiment_id], f"tags.mlflow.parentRunId = '{run_id}'"
+                )
+                counts.update(run.info.status for run in children)
+        except Exception as exc:  # the sweep is ending anyway: say it, do not hide the stop
+            return f"(could not read the job runs back from the store: {exc})\n"
+        if not counts:
+            return ""
+        return (
+            "Its job runs in the store: "
+            + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            + ".\n"
         )
 
     def _write_reports(self) -> list[str]:

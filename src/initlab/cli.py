@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 
@@ -28,6 +30,23 @@ def stop_like_ctrl_c() -> None:
     """From now on SIGTERM and SIGHUP interrupt this process as Ctrl-C does."""
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _raise_terminated)
+
+
+@contextlib.contextmanager
+def terminate_like_ctrl_c() -> Iterator[None]:
+    """While a job runs, in whichever process runs it (a launcher's worker too: joblib's), a
+    SIGTERM to the sweep's process group ends its run KILLED as Ctrl-C does; an idle worker
+    keeps its own handling (its pool stops it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    stop_like_ctrl_c()
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run_and_exit(main: Callable[[], object]) -> NoReturn:
@@ -56,6 +75,11 @@ def run_and_exit(main: Callable[[], object]) -> NoReturn:
 
         for line in suggestions(sys.argv[1:]):
             print(f"initlab: {line}", file=sys.stderr)
+    # What Python's own exit does first: run the threading atexit hooks, which stop the
+    # process pools (loky's, as joblib's launcher leaves it, and concurrent.futures'), and
+    # join the other threads. Without them multiprocessing's atexit handler would wait for
+    # pool workers that were never told to stop: the process would never exit.
+    threading._shutdown()
     atexit._run_exitfuncs()
     logging.shutdown()
     if isinstance(code, str):  # what Python would print for sys.exit("message")

@@ -35,7 +35,10 @@ def process_start(pid: int) -> str | None:
     except OSError:
         return ""
     # The command name (field 2) is in parentheses and may hold spaces: split after it.
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # a zombie: ended, not yet reaped by its parent
+        return None
+    return fields[19]
 
 
 def _exists(pid: int) -> str | None:

@@ -9,9 +9,9 @@ Where fork is unavailable, or with one core, figures are drawn in-process.
 
 from __future__ import annotations
 
-import atexit
 import io
 import multiprocessing
+import multiprocessing.util
 import os
 import signal
 import tempfile
@@ -69,7 +69,10 @@ def _executor() -> Executor:
             _pool = ProcessPoolExecutor(
                 max_workers=workers, mp_context=context, initializer=_ignore_interrupts
             )
-            atexit.register(shutdown)
+            # Not atexit: a process that ends as a multiprocessing worker (a joblib job's
+            # loky worker) skips atexit, and its exit would wait for these workers forever.
+            # Multiprocessing's finalizers run in both cases, this one before its queues close.
+            multiprocessing.util.Finalize(None, shutdown, exitpriority=20)
         else:
             _pool = _Inline()
     return _pool

@@ -24,7 +24,29 @@ ConfigStore.instance().store(
 
 
 class InitlabSweeper(BasicSweeper):
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
+        self.launcher = _Telling(self.launcher, hydra_context.callbacks.callbacks)
+
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         from initlab import batching
 
         super().validate_batch_is_legal([o for o in batch if not batching.was_composed(o)])
+
+
+class _Telling:
+    """The launcher, telling the sweep callback of the jobs it returns: a launcher that runs
+    jobs in other processes (joblib's) calls their on_job_end there, never in this process."""
+
+    def __init__(self, launcher, callbacks) -> None:
+        self.launcher = launcher
+        self.callbacks = callbacks
+
+    def launch(self, job_overrides, initial_job_idx):
+        from initlab.callbacks import MlflowSweepCallback
+
+        returns = self.launcher.launch(job_overrides, initial_job_idx=initial_job_idx)
+        for callback in self.callbacks:
+            if isinstance(callback, MlflowSweepCallback):
+                callback.jobs_returned(list(returns))
+        return returns

@@ -24,7 +24,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from initlab import batching, orphans, tracking
+from initlab import batching, http_store, orphans, tracking
 from initlab.config import Config, ConfigError, check_choices, job_config, to_settings
 from initlab.datasets import load_dataset
 from initlab.experiment import PARENT_RUN_ENV, SWEEP_JOBS_ENV, Outcome, parent_key
@@ -74,6 +74,20 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
+def _failure_text(error: object) -> str:
+    """A failed job's line in the table: an explained error's first sentence (its fix is in
+    the message printed once), anything else as raised."""
+    text = str(error)
+    if isinstance(error, EXPLAINED_ERRORS):
+        first, sep, _ = text.partition(". ")
+        text = first + ("." if sep else "")
+    return f"{type(error).__name__}: {text}"
+
+
+# Errors whose message says what went wrong and what to do: no traceback needed.
+EXPLAINED_ERRORS = (ConfigError, tracking.TrackingError)
+
+
 class MlflowSweepCallback(Callback):
     def __init__(self) -> None:
         self.parents: dict[str, str] = {}  # parent_key(uri, experiment) -> the parent run there
@@ -84,6 +98,8 @@ class MlflowSweepCallback(Callback):
         self.uri = ""
         self.experiments: list[str] = []
         self.report = False  # tracking.report of the sweep's jobs
+        self.reported = False  # the table and the outcome are printed
+        self.unrecorded: list[str] = []  # parents whose end the store could not be told
         self.pid = os.getpid()  # the sweep's process (a launcher's workers get pickled copies)
 
     # --- start: validate everything, then create store, experiment and parent run ---------
@@ -122,12 +138,13 @@ class MlflowSweepCallback(Callback):
             for uri, experiment in places:
                 tracking.check_reachable(uri)
                 client = tracking.client_for(uri)
-                experiment_id = tracking.ensure_experiment(client, experiment, uri)
-                orphans.mark_orphans(client, [experiment_id])  # runs a killed process left
-                run_id = tracking.start_run(
-                    client, uri, experiment_id, name=name,
-                    tags={tracking.ROLE_TAG: "sweep", tracking.OVERRIDES_TAG: name},
-                )  # fmt: skip
+                with tracking.server_loss_explained(uri):
+                    experiment_id = tracking.ensure_experiment(client, experiment, uri)
+                    orphans.mark_orphans(client, [experiment_id])  # runs a killed process left
+                    run_id = tracking.start_run(
+                        client, uri, experiment_id, name=name,
+                        tags={tracking.ROLE_TAG: "sweep", tracking.OVERRIDES_TAG: name},
+                    )  # fmt: skip
                 self.parents[parent_key(uri, experiment)] = run_id
                 self.parent_stores[run_id] = uri
                 self.uri = uri
@@ -172,9 +189,7 @@ class MlflowSweepCallback(Callback):
             self.rows.append(SummaryRow(number, overrides, value))
         else:
             self.failed += 1
-            self.rows.append(
-                SummaryRow(number, overrides, None, f"{type(value).__name__}: {value}")
-            )
+            self.rows.append(SummaryRow(number, overrides, None, _failure_text(value)))
         if self.expected_jobs is not None and len(self.rows) == self.expected_jobs:
             self._finish()
 
@@ -184,9 +199,17 @@ class MlflowSweepCallback(Callback):
     # --- end: close the parents once, print the table ----------------------------------
 
     def _close_parents(self, status: str) -> list[str]:
+        """End the parents; return their ids (those whose store could not be told are in
+        ``self.unrecorded``)."""
         closed = list(self.parents.values())
         for run_id in closed:
-            tracking.end_run(tracking.client_for(self.parent_stores[run_id]), run_id, status)
+            uri = self.parent_stores[run_id]
+            if status == "FINISHED":
+                tracking.end_run(tracking.client_for(uri), run_id, status)
+            elif not tracking.end_run_if_possible(  # ending badly: the store may be why
+                tracking.client_for(uri), uri, run_id, status, "the sweep's parent"
+            ):
+                self.unrecorded.append(run_id)
         self.parents = {}
         os.environ.pop(PARENT_RUN_ENV, None)
         os.environ.pop(SWEEP_JOBS_ENV, None)
@@ -220,12 +243,15 @@ class MlflowSweepCallback(Callback):
             + (f" ({diverged} diverged)" if diverged else "")
             + f", {self.failed} failed"
             + (f", {missing} without a result (interrupted or never started)" if missing else "")
-            + f". Parent run {', '.join(closed)}: {status}.\n"
+            + f". Parent run {', '.join(closed)}: {status}"
+            + (" (the store could not be told)" if self.unrecorded else "")
+            + ".\n"
             + in_store
             + f"MLflow store: {self.uri} (experiment {experiments}); browse it with `make ui`.\n"
             + "\n".join(report_lines),
             flush=True,
         )
+        self.reported = True
 
     def _children_in_store(self) -> str:
         """An interrupted sweep: what its job runs are in the store, after marking KILLED those
@@ -270,7 +296,9 @@ class MlflowSweepCallback(Callback):
         for place, run_id in self.parents.items():
             rows = [r for r in self.rows if r.outcome is None or r.outcome.place in ("", place)]
             try:
-                client = tracking.client_for(self.parent_stores[run_id])
-                log_parent_summary(client, run_id, rows)
+                uri = self.parent_stores[run_id]
+                if self.failed and http_store.is_http(uri):  # one quick look, not retries
+                    tracking.check_reachable(uri)
+                log_parent_summary(tracking.client_for(uri), run_id, rows)
             except Exception as exc:  # the sweep's result stands without it
                 tracking.warn(f"could not record the sweep's summary on {run_id}: {exc}")

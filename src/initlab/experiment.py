@@ -212,6 +212,14 @@ def run_job(cfg: DictConfig, job: JobInfo) -> Outcome:
 
     uri = tracking.resolve_tracking_uri(settings.tracking.uri)
     tracking.check_reachable(uri)
+    with tracking.server_loss_explained(uri):
+        return _run_tracked(cfg, job, settings, data, uri)
+
+
+def _run_tracked(
+    cfg: DictConfig, job: JobInfo, settings: Config, data: Dataset, uri: str
+) -> Outcome:
+    """run_job's tracked part: the job's run (and its seeds' runs) in the store at ``uri``."""
     client = tracking.client_for(uri)
     experiment_id = tracking.ensure_experiment(client, settings.tracking.experiment, uri)
     parent = sweep_parent(uri, settings.tracking.experiment)

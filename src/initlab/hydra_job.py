@@ -28,11 +28,13 @@ def fail_cleanly_in_single_runs() -> Iterator[None]:
 
     In a multirun the error propagates instead, so Hydra marks the job FAILED and goes on.
     """
-    from initlab.tracking import TrackingError
+    from initlab.tracking import StoreLost, TrackingError
 
     try:
         yield
     except (ConfigError, TrackingError) as exc:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             raise
+        if isinstance(exc, StoreLost):  # the run exists; the message says what becomes of it
+            raise SystemExit(f"initlab: {exc}") from None
         raise SystemExit(f"initlab: {exc}\nNo run was created.") from None

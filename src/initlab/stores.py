@@ -43,6 +43,11 @@ class TrackingError(RuntimeError):
     (``initlab.tracking.TrackingError`` is this class.)"""
 
 
+class StoreLost(TrackingError):
+    """The store stopped answering while runs were being written (a tracking server that
+    died): runs may exist, left as they were."""
+
+
 def scheme_of(uri: str) -> str:
     """``sqlite`` for ``sqlite:///x.db``, ``postgresql`` for ``postgresql+psycopg://...``;
     ``""`` for a plain path."""

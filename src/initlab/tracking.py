@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from initlab import orphans, stores
-from initlab.stores import TrackingError  # raised here and by stores
+from initlab import http_store, orphans, stores
+from initlab.stores import StoreLost, TrackingError  # raised here and by stores
 
 if TYPE_CHECKING:  # mlflow costs ~1-2 s to import: only when a run is really tracked
     from mlflow.tracking import MlflowClient
@@ -86,7 +86,8 @@ def check_reachable(uri: str, timeout: float = 3.0) -> None:
     MLflow's own client retries for minutes before giving up; users deserve a clear answer now.
     """
     stores.check_uri(uri)
-    if uri.startswith(("http://", "https://")):
+    if http_store.is_http(uri):
+        http_store.bound_retries()  # a server that dies later: minutes of retries, not hours
         url = uri.rstrip("/") + "/health"
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -217,13 +218,47 @@ def tracked_run(
     try:
         yield run_id
     except KeyboardInterrupt:
-        end_run(client, run_id, "KILLED")
-        warn(f"run '{name}' ({run_id}) interrupted: KILLED")
+        if end_run_if_possible(client, uri, run_id, "KILLED", name):
+            warn(f"run '{name}' ({run_id}) interrupted: KILLED")
         raise
     except BaseException:
-        end_run(client, run_id, "FAILED")
+        end_run_if_possible(client, uri, run_id, "FAILED", name)
         raise
     end_run(client, run_id, "FINISHED")
+
+
+@contextlib.contextmanager
+def server_loss_explained(uri: str) -> Iterator[None]:
+    """A tracking server that stops answering inside the body: one TrackingError saying so
+    (which server, how long it was retried, what to change) instead of MLflow's trace."""
+    try:
+        yield
+    except Exception as exc:
+        if isinstance(exc, TrackingError) or not http_store.is_http(uri):
+            raise
+        if http_store.is_lost_server(exc):
+            raise StoreLost(http_store.lost_server_message(uri)) from exc
+        raise
+
+
+def end_run_if_possible(
+    client: MlflowClient, uri: str, run_id: str, status: str, name: str
+) -> bool:
+    """End a run that is ending badly anyway; if its store cannot be told (a server that is
+    gone: one quick look, not minutes of retries), say so and go on."""
+    try:
+        if http_store.is_http(uri):
+            check_reachable(uri)
+        end_run(client, run_id, status)
+        return True
+    except Exception as exc:
+        _open_runs.pop(run_id, None)  # no second attempt at exit
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        warn(
+            f"could not record run '{name}' ({run_id}) as {status} ({reason}); it stays "
+            "RUNNING in the store until the next sweep or `make orphans` marks it KILLED"
+        )
+        return False
 
 
 # --- logging ---------------------------------------------------------------------------------

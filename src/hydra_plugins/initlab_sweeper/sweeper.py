@@ -6,6 +6,7 @@ the parent run), so this sweeper validates only the jobs the callback did not: s
 same order, same errors, each job composed once. A tenth of a second per job on this machine.
 """
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -43,10 +44,20 @@ class _Telling:
         self.callbacks = callbacks
 
     def launch(self, job_overrides, initial_job_idx):
-        from initlab.callbacks import MlflowSweepCallback
+        from hydra.core.utils import JobStatus
+
+        from initlab.callbacks import EXPLAINED_ERRORS, MlflowSweepCallback
 
         returns = self.launcher.launch(job_overrides, initial_job_idx=initial_job_idx)
         for callback in self.callbacks:
             if isinstance(callback, MlflowSweepCallback):
                 callback.jobs_returned(list(returns))
+                failed = [r for r in returns if r.status == JobStatus.FAILED]
+                explained = all(isinstance(r._return_value, EXPLAINED_ERRORS) for r in failed)
+                if failed and explained and callback.reported:
+                    # The table said why each failed (a store that went away, a bad value);
+                    # Hydra would add the first one's traceback. Exit 1 as it would.
+                    first = failed[0]._return_value
+                    print(f"initlab: {first}", file=sys.stderr)
+                    raise SystemExit(1)
         return returns

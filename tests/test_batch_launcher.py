@@ -31,9 +31,10 @@ def _artifact(uri: str, run_id: str, path: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
-    """The same sweep under the batching launcher (the default) and Hydra's basic one."""
+    """The same sweep under the batching launcher (the default), the parallel one (units of
+    work on two processes) and Hydra's basic one."""
     out = {}
-    for launcher in ("initlab_batch", "basic"):
+    for launcher in ("initlab_batch", "initlab_parallel", "basic"):
         cwd = tmp_path_factory.mktemp(launcher)
         uri = f"sqlite:///{cwd / 'mlruns' / 'mlflow.db'}"
         result = run_cli("-m", *SWEEP, f"hydra/launcher={launcher}", uri=uri, cwd=cwd)
@@ -50,8 +51,18 @@ def test_compatible_jobs_are_trained_together(both):
     assert "together as stacked replicas" not in basic_log
 
 
-def test_batched_runs_match_job_by_job_runs_exactly(both):
-    batched_uri, _ = both["initlab_batch"]
+def test_the_parallel_launcher_keeps_batching_and_runs_units_on_two_processes(both):
+    _, log = both["initlab_parallel"]
+    assert "Launching 8 jobs as 2 units on 2 local processes" in log
+    assert log.count("together as stacked replicas") == 2
+    assert "8 job(s) finished, 0 failed" in log
+    pids = {r.data.tags["initlab.pid"] for r in _job_runs(both["initlab_parallel"][0]).values()}
+    assert len(pids) == 2
+
+
+@pytest.mark.parametrize("launcher", ["initlab_batch", "initlab_parallel"])
+def test_batched_runs_match_job_by_job_runs_exactly(both, launcher):
+    batched_uri, _ = both[launcher]
     basic_uri, _ = both["basic"]
     batched, basic = _job_runs(batched_uri), _job_runs(basic_uri)
     assert set(batched) == set(basic) and len(batched) == 8

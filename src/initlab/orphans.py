@@ -92,6 +92,38 @@ def mark_orphans(client: MlflowClient, experiment_ids: Sequence[str]) -> list[st
     return marked
 
 
+def end_runs_of_lost_jobs(numbers: Sequence[int], why: str) -> list[str]:
+    """The sweep's job runs with these job numbers still RUNNING (their worker died, maybe on
+    another machine, where no pid can be checked): ended FAILED, saying why; their ids."""
+    import json
+
+    from initlab import tracking
+    from initlab.experiment import PARENT_RUN_ENV
+
+    ended = []
+    wanted = ", ".join(f"'{n}'" for n in numbers)
+    for place, parent in json.loads(os.environ.get(PARENT_RUN_ENV) or "{}").items():
+        uri = place.rsplit(" ", 1)[0]
+        try:
+            client = tracking.client_for(uri)
+            experiment_id = client.get_run(parent).info.experiment_id
+            runs = client.search_runs(
+                [experiment_id],
+                f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING' "
+                f"and tags.`{tracking.JOB_NUM_TAG}` IN ({wanted})",
+            )
+            for run in runs:
+                client.set_tag(run.info.run_id, ENDED_TAG, f"marked FAILED: {why}")
+                client.set_terminated(run.info.run_id, status="FAILED")
+                print(f"initlab: run '{run.info.run_name}' ({run.info.run_id}): {why}: "
+                      "marked FAILED", file=sys.stderr)  # fmt: skip
+                ended.append(run.info.run_id)
+        except Exception as exc:  # the sweep goes on; the next look at the store finds them
+            print(f"initlab: could not end the runs of jobs {list(numbers)}: {exc}",
+                  file=sys.stderr)  # fmt: skip
+    return ended
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m initlab.orphans [URI]``: every experiment of the store (default: the
     project's, or $MLFLOW_TRACKING_URI)."""

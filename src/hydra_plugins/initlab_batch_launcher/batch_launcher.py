@@ -57,27 +57,35 @@ class BatchLauncher(BasicLauncher):
         """Hydra's BasicLauncher.launch, with the job configs composed beforehand."""
         assert self.hydra_context is not None and self.config is not None
         assert self.task_function is not None
-        setup_globals()
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         log.info(f"Launching {len(job_overrides)} jobs locally")
-        runs = []
-        for offset, (overrides, sweep_config) in enumerate(
-            zip(job_overrides, configs, strict=True)
-        ):
-            idx = initial_job_idx + offset
-            log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
-            with open_dict(sweep_config):
-                sweep_config.hydra.job.id = idx
-                sweep_config.hydra.job.num = idx
-            runs.append(
-                run_job(
-                    hydra_context=self.hydra_context,
-                    task_function=self.task_function,
-                    config=sweep_config,
-                    job_dir_key="hydra.sweep.dir",
-                    job_subdir_key="hydra.sweep.subdir",
-                )
+        numbers = range(initial_job_idx, initial_job_idx + len(job_overrides))
+        return run_jobs(
+            self.hydra_context, self.task_function, self.config, job_overrides, configs, numbers
+        )
+
+
+def run_jobs(
+    hydra_context, task_function, config, job_overrides, configs, numbers
+) -> list[JobReturn]:
+    """Run composed jobs one after the other through Hydra's ``run_job``, as the basic
+    launcher does (the parallel launcher's workers call this too, for their unit)."""
+    setup_globals()
+    configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    runs = []
+    for idx, overrides, sweep_config in zip(numbers, job_overrides, configs, strict=True):
+        log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = idx
+            sweep_config.hydra.job.num = idx
+        runs.append(
+            run_job(
+                hydra_context=hydra_context,
+                task_function=task_function,
+                config=sweep_config,
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
             )
-            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        return runs
+        )
+        configure_log(config.hydra.hydra_logging, config.hydra.verbose)
+    return runs

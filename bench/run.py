@@ -37,6 +37,7 @@ from initlab.initializers import init_replicas
 from initlab.network import Params
 from initlab.seeding import course_rng
 from initlab.trainer import fit
+from sweep import SWEEP, measure_sweep
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
@@ -67,6 +68,8 @@ CHECKS = (
     ("peak_rss_mb_course_replicas", "<", 200.0),
     ("peak_rss_mb_big_net", "<", 2048.0),
     ("peak_rss_mb_deep_wide_run", "<", 1024.0),
+    ("tracked_over_untracked", "<=", 1.3),
+    ("untracked_over_train", "<=", 1.3),
 )
 MIN_BATCHED_REPLICAS = 40  # the batched target is stated for at least this many replicas
 
@@ -446,6 +449,12 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         grids = attempt("grids", lambda: measure_grids(e2e_reps, Path(tmp)), errors) or {}
         job_parts = attempt("logging", lambda: measure_logging(e2e_reps, Path(tmp)), errors)
         deep_wide = attempt("deep-wide run", lambda: measure_deep_wide_run(Path(tmp)), errors)
+        sweep = {}
+        if args.sweep_reps:
+            measure = partial(
+                measure_sweep, args.sweep_reps, Path(tmp), run_train, in_fresh_process, progress
+            )
+            sweep = attempt("sweep", measure, errors) or {}
     optimizers = attempt(
         "optimizers", lambda: measure_optimizers(args.iterations, args.replicas, args.reps), errors
     )
@@ -472,6 +481,12 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "peak_rss_mb_course_replicas": memory.get("course_replicas", {}).get("peak"),
         "peak_rss_mb_big_net": memory.get("big_net", {}).get("peak"),
         "peak_rss_mb_deep_wide_run": deep_wide,
+        "sweep_jobs": sweep.get("sweep_jobs"),
+        "sweep_tracked_seconds": sweep.get("sweep_tracked_seconds"),
+        "sweep_untracked_seconds": sweep.get("sweep_untracked_seconds"),
+        "sweep_train_seconds": sweep.get("sweep_train_seconds"),
+        "tracked_over_untracked": sweep.get("tracked_over_untracked"),
+        "untracked_over_train": sweep.get("untracked_over_train"),
         "optimizers": optimizers or {},
         "memory_engine": batched_engine,
         "engines": engines,
@@ -534,6 +549,22 @@ def format_table(r: dict) -> str:
             show(r["peak_rss_mb_deep_wide_run"], ".0f", " MB"),
             f"python src/train.py {' '.join(DEEP_WIDE_RUN)}: largest process, figures included",
         ),
+    ]
+    sweep_note = f"{r['sweep_jobs'] or '?'} jobs: python src/train.py -m {' '.join(SWEEP)[:40]}…"
+    rows += [
+        ("sweep_tracked_seconds", show(r["sweep_tracked_seconds"], ".1f", " s"), sweep_note),
+        (
+            "sweep_untracked_seconds",
+            show(r["sweep_untracked_seconds"], ".1f", " s"),
+            "the same, tracking.enabled=false",
+        ),
+        (
+            "sweep_train_seconds",
+            show(r["sweep_train_seconds"], ".1f", " s"),
+            "its training alone (train_batch per stacked group, in-process)",
+        ),
+        ("tracked_over_untracked", show(r["tracked_over_untracked"], ".2f"), "tracked / untracked"),
+        ("untracked_over_train", show(r["untracked_over_train"], ".2f"), "untracked / training"),
     ]
     verdicts = {True: "PASS", False: "FAIL", None: "n/a"}
     lines = [f"{'measurement':<28} {'value':>10}  {'target':<8} {'result':<6} notes", "-" * 100]
@@ -606,7 +637,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="one repetition of the end-to-end measurements"
     )
+    parser.add_argument(
+        "--sweep-reps", type=int, default=1,
+        help="repetitions of the 198-job sweep section (0 skips it; each takes minutes)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.sweep_reps < 0:
+        parser.error("--sweep-reps must be >= 0")
     for name in ("reps", "iterations", "replicas"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")

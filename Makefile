@@ -9,13 +9,15 @@ STORE  := $(CURDIR)/mlruns
 UI_URI ?= sqlite:///$(STORE)/mlflow.db
 PORT   ?= 5000
 GRID   ?= init=zeros,random,he,xavier
+CLUSTER ?= $(CURDIR)/.cluster
 
-.PHONY: help install run sweep report orphans test test-full bench lint format ui clean
+.PHONY: help install install-cluster run sweep report orphans test test-full bench lint format ui \
+	cluster-up cluster-down cluster-status clean
 
 help: ## Show this help
 	@echo "initlab: a tracked laboratory for neural-network weight initialization"
 	@echo
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-15s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	@touch $@
 
 install: $(VENV)/.installed ## Create .venv and install initlab with its test tools
+
+$(VENV)/.installed-cluster: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,cluster]"
+	@touch $@
+
+install-cluster: $(VENV)/.installed-cluster ## Install the cluster extra too (Ray, psycopg)
 
 run: install ## Run the course grid (GRID=...) and write the report
 	$(BIN)/python src/train.py -m $(GRID)
@@ -67,6 +75,15 @@ ui: install ## Serve the MLflow UI over the project store on http://127.0.0.1:50
 	@mkdir -p $(STORE)
 	@echo "MLflow UI on http://127.0.0.1:$(PORT) (Ctrl-C to stop)"
 	$(BIN)/mlflow ui --backend-store-uri $(UI_URI) --host 127.0.0.1 --port $(PORT) --workers 1
+
+cluster-up: install-cluster ## Start PostgreSQL, an MLflow server and a Ray head on 127.0.0.1 (in .cluster/)
+	PYTHONPATH=src $(BIN)/python -m initlab.cluster up --dir $(CLUSTER)
+
+cluster-down: install ## Stop the services cluster-up started
+	PYTHONPATH=src $(BIN)/python -m initlab.cluster down --dir $(CLUSTER)
+
+cluster-status: install ## Say which of the cluster's services run, and where
+	@PYTHONPATH=src $(BIN)/python -m initlab.cluster status --dir $(CLUSTER) || true
 
 clean: ## Remove Hydra's output folders and caches (keeps the MLflow store, reports and compiled kernels)
 	rm -rf outputs multirun .pytest_cache .ruff_cache

@@ -247,7 +247,12 @@ class MlflowSweepCallback(Callback):
             + (" (the store could not be told)" if self.unrecorded else "")
             + ".\n"
             + in_store
-            + f"MLflow store: {self.uri} (experiment {experiments}); browse it with `make ui`.\n"
+            + f"MLflow store: {self.uri} (experiment {experiments}); "
+            + (
+                "its UI is that address.\n"
+                if http_store.is_http(self.uri)
+                else "browse it with `make ui`.\n"
+            )
             + "\n".join(report_lines),
             flush=True,
         )

@@ -451,9 +451,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         deep_wide = attempt("deep-wide run", lambda: measure_deep_wide_run(Path(tmp)), errors)
         sweep = {}
         if args.sweep_reps:
-            measure = partial(
-                measure_sweep, args.sweep_reps, Path(tmp), run_train, in_fresh_process, progress
-            )
+            measure = partial(measure_sweep, args.sweep_reps, Path(tmp), run_train, progress)
             sweep = attempt("sweep", measure, errors) or {}
     optimizers = attempt(
         "optimizers", lambda: measure_optimizers(args.iterations, args.replicas, args.reps), errors

@@ -56,25 +56,38 @@ def train_alone(conf_dir: Path) -> float:
     return time.perf_counter() - started
 
 
+def train_alone_in_a_new_process() -> float:
+    """train_alone in a fresh interpreter (as the CLI starts one), its number on stdout."""
+    import subprocess
+    import sys
+
+    here = Path(__file__).resolve().parent
+    done = subprocess.run(
+        [sys.executable, "-c", "import sweep; print(sweep.train_alone(sweep.CONF_DIR))"],
+        cwd=here, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"train_alone failed ({done.returncode}): {done.stderr[-2000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def measure_sweep(
     reps: int,
     root: Path,
     run_train: Callable[[list[str], Path, Path], float],
-    in_fresh_process: Callable,
     progress: Callable[[str], None],
 ) -> dict[str, float]:
-    conf_dir = CONF_DIR
     times: dict[str, list[float]] = {"tracked": [], "untracked": [], "train": []}
     n = len(jobs())
     for rep in range(reps):
-        progress(f"sweep {rep + 1}/{reps}: {n} jobs, tracked")
+        progress(f"sweep {rep + 1}/{reps}: {n} jobs, tracked")  # ~1-2 min each
         store = root / f"sweep-store-{rep}"
         times["tracked"].append(run_train(["-m", *SWEEP], store, store))
         progress(f"sweep {rep + 1}/{reps}: {n} jobs, tracking.enabled=false")
         work = root / f"sweep-untracked-{rep}"
         times["untracked"].append(run_train(["-m", *SWEEP, "tracking.enabled=false"], work, work))
         progress(f"sweep {rep + 1}/{reps}: {n} jobs, the training alone")
-        times["train"].append(in_fresh_process(train_alone, conf_dir))
+        times["train"].append(train_alone_in_a_new_process())
     tracked, untracked, train = (min(times[k]) for k in ("tracked", "untracked", "train"))
     return {
         "sweep_jobs": n,

@@ -13,7 +13,7 @@ import functools
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,35 +92,51 @@ def mark_orphans(client: MlflowClient, experiment_ids: Sequence[str]) -> list[st
     return marked
 
 
-def end_runs_of_lost_jobs(numbers: Sequence[int], why: str) -> list[str]:
-    """The sweep's job runs with these job numbers still RUNNING (their worker died, maybe on
-    another machine, where no pid can be checked): ended FAILED, saying why; their ids."""
+def end_runs_of_lost_jobs(jobs: Mapping[int, str], why: str) -> list[str]:
+    """Jobs (number -> name) whose worker died, maybe on another machine where no pid can be
+    checked: their runs still RUNNING are ended FAILED, and a job that never opened its run
+    gets one, FAILED, so that every job of the sweep is in the store; each says why."""
     import json
 
     from initlab import tracking
     from initlab.experiment import PARENT_RUN_ENV
 
     ended = []
-    wanted = ", ".join(f"'{n}'" for n in numbers)
-    for place, parent in json.loads(os.environ.get(PARENT_RUN_ENV) or "{}").items():
+    wanted = ", ".join(f"'{n}'" for n in jobs)
+    parents = json.loads(os.environ.get(PARENT_RUN_ENV) or "{}")
+    for place, parent in parents.items():
         uri = place.rsplit(" ", 1)[0]
         try:
             client = tracking.client_for(uri)
             experiment_id = client.get_run(parent).info.experiment_id
             runs = client.search_runs(
                 [experiment_id],
-                f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING' "
-                f"and tags.`{tracking.JOB_NUM_TAG}` IN ({wanted})",
+                f"tags.mlflow.parentRunId = '{parent}' and tags.`{tracking.JOB_NUM_TAG}` "
+                f"IN ({wanted})",
             )
+            seen = {int(run.data.tags[tracking.JOB_NUM_TAG]) for run in runs}
             for run in runs:
-                client.set_tag(run.info.run_id, ENDED_TAG, f"marked FAILED: {why}")
-                client.set_terminated(run.info.run_id, status="FAILED")
-                print(f"initlab: run '{run.info.run_name}' ({run.info.run_id}): {why}: "
-                      "marked FAILED", file=sys.stderr)  # fmt: skip
-                ended.append(run.info.run_id)
+                if run.info.status == "RUNNING":
+                    client.set_tag(run.info.run_id, ENDED_TAG, f"marked FAILED: {why}")
+                    tracking.end_run(client, run.info.run_id, "FAILED")
+                    ended.append(run.info.run_id)
+            if len(parents) == 1:  # (with several stores, which one a job used is unknown)
+                for number in sorted(set(jobs) - seen):
+                    tags = {tracking.ROLE_TAG: "job", tracking.JOB_NUM_TAG: str(number),
+                            tracking.OVERRIDES_TAG: jobs[number],
+                            ENDED_TAG: f"recorded FAILED: {why} before the job ran"}  # fmt: skip
+                    run_id = tracking.start_run(
+                        client, uri, experiment_id, name=jobs[number], tags=tags,
+                        parent_run_id=parent,
+                    )  # fmt: skip
+                    tracking.end_run(client, run_id, "FAILED")
+                    ended.append(run_id)
         except Exception as exc:  # the sweep goes on; the next look at the store finds them
-            print(f"initlab: could not end the runs of jobs {list(numbers)}: {exc}",
+            print(f"initlab: could not record the jobs {sorted(jobs)}: {exc}",
                   file=sys.stderr)  # fmt: skip
+    if ended:
+        print(f"initlab: jobs {', '.join(f'#{n}' for n in sorted(jobs))}: {why}; their "
+              f"{len(ended)} run(s) recorded FAILED", file=sys.stderr)  # fmt: skip
     return ended
 
 

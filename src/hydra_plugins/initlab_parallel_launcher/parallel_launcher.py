@@ -105,7 +105,9 @@ def lost_unit(unit: Unit, error: BaseException) -> list[JobReturn]:
     """The jobs of a unit whose worker died: FAILED, and their open runs ended FAILED."""
     from initlab.orphans import end_runs_of_lost_jobs
 
-    end_runs_of_lost_jobs(unit.numbers, f"its worker died ({type(error).__name__})")
+    pairs = zip(unit.numbers, unit.overrides, strict=True)
+    names = {number: " ".join(overrides) or "defaults" for number, overrides in pairs}
+    end_runs_of_lost_jobs(names, f"its worker died ({type(error).__name__})")
     returns = []
     for number, overrides, cfg in zip(unit.numbers, unit.overrides, unit.configs, strict=True):
         with open_dict(cfg):

@@ -118,7 +118,7 @@ def test_a_sweep_runs_on_ray_and_a_killed_worker_leaves_no_run_running(cluster_e
     code, out, seconds = _sweep(env, tmp_path, extra, kill_a_worker)
     assert killed, "no Ray worker was found running a unit"
     assert code == 1, out[-4000:]
-    assert "its worker died" in out and "failed" in out
+    assert "its worker died" in out and "failed" in out, out[-6000:]
     _, runs = _runs(uri, "ray-kill")
     statuses = {r.info.status for r in runs}
     assert "RUNNING" not in statuses, statuses

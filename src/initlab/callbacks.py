@@ -85,7 +85,7 @@ def _failure_text(error: object) -> str:
 
 
 # Errors whose message says what went wrong and what to do: no traceback needed.
-EXPLAINED_ERRORS = (ConfigError, tracking.TrackingError)
+EXPLAINED_ERRORS = (ConfigError, tracking.TrackingError, orphans.WorkerLost)
 
 
 class MlflowSweepCallback(Callback):

@@ -92,6 +92,10 @@ def mark_orphans(client: MlflowClient, experiment_ids: Sequence[str]) -> list[st
     return marked
 
 
+class WorkerLost(RuntimeError):
+    """A job's worker process died (a launcher's worker, a Ray worker or its machine)."""
+
+
 def end_runs_of_lost_jobs(jobs: Mapping[int, str], why: str) -> list[str]:
     """Jobs (number -> name) whose worker died, maybe on another machine where no pid can be
     checked: their runs still RUNNING are ended FAILED, and a job that never opened its run
@@ -102,18 +106,17 @@ def end_runs_of_lost_jobs(jobs: Mapping[int, str], why: str) -> list[str]:
     from initlab.experiment import PARENT_RUN_ENV
 
     ended = []
-    wanted = ", ".join(f"'{n}'" for n in jobs)
     parents = json.loads(os.environ.get(PARENT_RUN_ENV) or "{}")
+    names = {str(number) for number in jobs}
     for place, parent in parents.items():
         uri = place.rsplit(" ", 1)[0]
         try:
             client = tracking.client_for(uri)
             experiment_id = client.get_run(parent).info.experiment_id
-            runs = client.search_runs(
-                [experiment_id],
-                f"tags.mlflow.parentRunId = '{parent}' and tags.`{tracking.JOB_NUM_TAG}` "
-                f"IN ({wanted})",
+            children = client.search_runs(
+                [experiment_id], f"tags.mlflow.parentRunId = '{parent}'", max_results=50000
             )
+            runs = [r for r in children if r.data.tags.get(tracking.JOB_NUM_TAG) in names]
             seen = {int(run.data.tags[tracking.JOB_NUM_TAG]) for run in runs}
             for run in runs:
                 if run.info.status == "RUNNING":

@@ -103,11 +103,13 @@ def run_unit(hydra_context, task_function, config, unit: Unit, env: dict) -> lis
 
 def lost_unit(unit: Unit, error: BaseException) -> list[JobReturn]:
     """The jobs of a unit whose worker died: FAILED, and their open runs ended FAILED."""
-    from initlab.orphans import end_runs_of_lost_jobs
+    from initlab.orphans import WorkerLost, end_runs_of_lost_jobs
 
+    first_line = (str(error).splitlines() or [""])[0]
+    error = WorkerLost(f"its worker died ({type(error).__name__}: {first_line})")
     pairs = zip(unit.numbers, unit.overrides, strict=True)
     names = {number: " ".join(overrides) or "defaults" for number, overrides in pairs}
-    end_runs_of_lost_jobs(names, f"its worker died ({type(error).__name__})")
+    end_runs_of_lost_jobs(names, str(error))
     returns = []
     for number, overrides, cfg in zip(unit.numbers, unit.overrides, unit.configs, strict=True):
         with open_dict(cfg):

@@ -25,6 +25,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from initlab import batching, http_store, orphans, tracking
+from initlab.composing import SweepComposer
 from initlab.config import Config, ConfigError, check_choices, job_config, to_settings
 from initlab.datasets import load_dataset
 from initlab.experiment import PARENT_RUN_ENV, SWEEP_JOBS_ENV, Outcome, parent_key
@@ -52,10 +53,10 @@ def preflight(config: DictConfig, jobs: list[list[str]], remember: bool) -> list
     """
     from hydra.core.global_hydra import GlobalHydra
 
-    loader = GlobalHydra.instance().config_loader()
+    composer = SweepComposer(GlobalHydra.instance().config_loader(), config)
     validated = []
     for overrides in jobs:
-        sweep_config = loader.load_sweep_config(config, list(overrides))
+        sweep_config = composer.compose(overrides)
         try:
             check_choices(dict(sweep_config.hydra.runtime.choices))
             settings = to_settings(job_config(sweep_config))

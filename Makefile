@@ -51,12 +51,17 @@ orphans: install ## Mark KILLED the runs left RUNNING by a process that is gone 
 test: install ## Run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-test-full: install ## Run every test, slow ones included (the browser test wants chromium)
-	@$(BIN)/python -m pip install --quiet -e ".[test,browser]" \
-		|| echo "test-full: no Playwright, the browser test will be skipped"
+test-full: install ## Run every test, slow ones included (browser: chromium; cluster: postgresql)
+	@$(BIN)/python -m pip install --quiet -e ".[test,browser,cluster]" \
+		|| echo "test-full: no Playwright or Ray, the browser or cluster tests will be skipped"
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 			>/dev/null 2>&1 || echo "test-full: no chromium, the browser test will be skipped"; \
+	fi
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+			>/dev/null 2>&1 || echo "test-full: no postgresql, the cluster tests will be skipped"; \
 	fi
 	$(BIN)/python -m pytest -m "slow or not slow"
 

@@ -208,6 +208,14 @@ def test_single_run_has_no_parent_and_is_deterministic(tmp_path, store):
 
 
 BAD_INPUTS = [
+    (
+        ["-m", "init=he,xavier", "hydra/launcher=initlab_parallel", "hydra.launcher.workers=0"],
+        ["hydra.launcher.workers must be ≥ 1 (got 0)"],
+    ),
+    (
+        ["-m", "init=he,xavier", "hydra/launcher=initlab_parallel", "hydra.launcher.backend=x"],
+        ["hydra.launcher.backend=x: use one of local, ray"],
+    ),
     (["init=foo"], ["init/foo", "he", "xavier", "zeros"]),
     (["trainer.lr=-1"], ["trainer.lr", "> 0"]),
     (["trainer.lr=abc"], ["trainer.lr", "Float"]),

@@ -70,6 +70,15 @@ def preflight(config: DictConfig, jobs: list[list[str]], remember: bool) -> list
     return validated
 
 
+def _check_launcher(launcher: DictConfig) -> None:
+    """initlab's parallel launcher's options, before anything is created."""
+    if str(launcher.get("_target_", "")).endswith(".ParallelLauncher"):
+        from hydra_plugins.initlab_parallel_launcher.parallel_launcher import option_problem
+
+        if problem := option_problem(launcher.get("backend"), launcher.get("workers")):
+            raise ConfigError(problem)
+
+
 def _fail(message: str) -> None:
     print(f"initlab: {message}\nNo run was created.", file=sys.stderr)
     raise SystemExit(2)
@@ -110,6 +119,7 @@ class MlflowSweepCallback(Callback):
         # Hydra's basic sweeper or initlab's (the same grid): the jobs are known now.
         basic_sweeper = config.hydra.sweeper._target_.endswith(("BasicSweeper", "InitlabSweeper"))
         try:
+            _check_launcher(config.hydra.launcher)
             if basic_sweeper:
                 jobs = expand_sweep(task_overrides, config.hydra.sweeper.get("params"))
                 self.expected_jobs = len(jobs)

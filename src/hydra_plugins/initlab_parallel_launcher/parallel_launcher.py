@@ -127,14 +127,27 @@ def lost_unit(unit: Unit, error: BaseException) -> list[JobReturn]:
     return returns
 
 
+def option_problem(backend: str, workers: int) -> str | None:
+    """What is wrong with the launcher's options, if anything (the sweep callback asks
+    before it creates the parent run; the launcher itself is made later)."""
+    if backend not in BACKENDS:
+        return f"hydra.launcher.backend={backend}: use one of {', '.join(BACKENDS)}"
+    if int(workers) < 1:
+        return f"hydra.launcher.workers must be ≥ 1 (got {workers})"
+    if backend == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            return "hydra/launcher=initlab_ray needs Ray: make install-cluster (the cluster extra)"
+    return None
+
+
 class ParallelLauncher(Launcher):
     def __init__(
         self, backend: str = "local", workers: int = 2, ray_address: str | None = None
     ) -> None:
-        if backend not in BACKENDS:
-            raise ValueError(f"hydra.launcher.backend={backend}: use one of {', '.join(BACKENDS)}")
-        if int(workers) < 1:
-            raise ValueError(f"hydra.launcher.workers must be ≥ 1 (got {workers})")
+        if problem := option_problem(backend, workers):
+            raise ValueError(problem)
         self.backend, self.workers, self.ray_address = backend, int(workers), ray_address
         self.config = self.hydra_context = self.task_function = None
 
@@ -199,9 +212,7 @@ class ParallelLauncher(Launcher):
         try:
             import ray
         except ImportError as exc:
-            raise RuntimeError(
-                "hydra/launcher=initlab_ray needs Ray: pip install 'initlab[cluster]'"
-            ) from exc
+            raise RuntimeError(option_problem("ray", 1) or "Ray cannot be imported") from exc
 
         address = self._ray_address()
         started_here = not ray.is_initialized()

@@ -107,6 +107,7 @@ class MlflowSweepCallback(Callback):
         self.failed = 0
         self.uri = ""
         self.experiments: list[str] = []
+        self.experiment_ids: list[str] = []
         self.report = False  # tracking.report of the sweep's jobs
         self.reported = False  # the table and the outcome are printed
         self.unrecorded: list[str] = []  # parents whose end the store could not be told
@@ -160,6 +161,7 @@ class MlflowSweepCallback(Callback):
                 self.parent_stores[run_id] = uri
                 self.uri = uri
                 self.experiments.append(experiment)
+                self.experiment_ids.append(experiment_id)
         except tracking.TrackingError as exc:
             self._close_parents("KILLED")
             _fail(str(exc))
@@ -260,7 +262,12 @@ class MlflowSweepCallback(Callback):
             + in_store
             + f"MLflow store: {self.uri} (experiment {experiments}); "
             + (
-                "its UI is that address.\n"
+                "the sweep in its UI: "
+                + ", ".join(
+                    f"{self.uri.rstrip('/')}/#/experiments/{e}/runs?workflowType=machine_learning"
+                    for e in self.experiment_ids
+                )
+                + "\n"
                 if http_store.is_http(self.uri)
                 else "browse it with `make ui`.\n"
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import resource
 import socket
 import sys
@@ -208,6 +209,7 @@ def test_single_run_has_no_parent_and_is_deterministic(tmp_path, store):
 
 
 BAD_INPUTS = [
+    (["tracking.large_sweep_curve_points=1"], ["tracking.large_sweep_curve_points", ">= 2"]),
     (
         ["-m", "init=he,xavier", "hydra/launcher=initlab_parallel", "hydra.launcher.workers=0"],
         ["hydra.launcher.workers must be ≥ 1 (got 0)"],
@@ -451,3 +453,32 @@ def test_curves_without_repeats_keep_the_same_polyline():
     assert tracking.Curve("k", [7], [3.0]).without_repeats().steps == [7]
     moving = tracking.Curve("k", [0, 1, 2], [1.0, 2.0, 3.0])
     assert moving.without_repeats() == moving
+
+
+def test_thinned_curves_keep_their_ends_and_even_spacing():
+    steps = list(range(0, 15001, 100))  # 151 logged steps, as a course run
+    curve = tracking.Curve("k", steps, [float(s) for s in steps])
+    thin = curve.thinned(30)
+    assert len(thin.steps) == 30 and thin.steps[0] == 0 and thin.steps[-1] == 15000
+    gaps = {b - a for a, b in itertools.pairwise(thin.steps)}
+    assert gaps <= {500, 600}  # 150 intervals over 29 gaps: 5 or 6 logged steps apart
+    assert list(thin.values) == [float(s) for s in thin.steps]
+    assert curve.thinned(0) == curve and curve.thinned(500) == curve
+
+
+def test_a_large_sweep_thins_the_per_layer_curves_but_not_the_cost(tmp_path, store):
+    """A sweep of more jobs than tracking.figures_max_jobs is "large"."""
+    result = run_cli(
+        "-m", "init=he,xavier", "trainer.iterations=3000", "tracking.figures_max_jobs=1",
+        "tracking.large_sweep_curve_points=8", uri=store, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(tracking_uri=store)
+    for run in _runs(store):
+        if run.data.tags.get(tracking.ROLE_TAG) != "job":
+            continue
+        assert len(client.get_metric_history(run.info.run_id, "cost")) == 31  # whole
+        grad = client.get_metric_history(run.info.run_id, "train/layer1/grad_norm")
+        steps = sorted(m.step for m in grad)  # the monitor's steps run 0..2900: ends kept
+        assert len(grad) == 8 and steps[0] == 0 and steps[-1] == 2900
+        assert len(client.get_metric_history(run.info.run_id, "init/a_std")) == 3  # whole

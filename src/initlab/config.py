@@ -654,6 +654,11 @@ class TrackingConfig:
     # times for its evolution): a person looks at them for a few runs, not for hundreds.
     figures: FigurePolicy = FigurePolicy.auto
     figures_max_jobs: int = 20
+    # In a sweep of more than figures_max_jobs jobs, each per-layer training curve
+    # (train/layer<l>/...) keeps about this many evenly spaced points: MLflow's SQL store
+    # writes ~80 µs a point and a course run has ~1400 of them, most of a large sweep's
+    # tracking time. The cost curve and the values at init stay whole. 0: every logged step.
+    large_sweep_curve_points: int = 30
     # Build the sweep's report when it ends (reports/<experiment>/<sweep>/, and on the parent
     # run). Off by default: it adds a few seconds to every sweep; `make run` and
     # `python src/report.py` build it on demand.
@@ -662,6 +667,12 @@ class TrackingConfig:
     def __post_init__(self) -> None:
         _require(
             self.figures_max_jobs >= 0, "tracking.figures_max_jobs", ">= 0", self.figures_max_jobs
+        )
+        _require(
+            self.large_sweep_curve_points == 0 or self.large_sweep_curve_points >= 2,
+            "tracking.large_sweep_curve_points",
+            "0 (every step) or >= 2",
+            self.large_sweep_curve_points,
         )
         _require(
             bool(self.experiment.strip()),

@@ -273,15 +273,17 @@ def _run_tracked(
         clock = time.perf_counter()
         start.result()
         initial_states = states[0] if states else recording.InitialStates.of(result)
+        points = curve_points(settings)
         if settings.seeds == 1:
             recording.record_run(
                 client, run_id, result, replica=0, figures=figures, drawing=early,
-                states=initial_states,
+                states=initial_states, curve_points=points,
             )  # fmt: skip
         else:
             recording.record_seed_summary(
-                client, run_id, result, initial_states, figures, drawing=early
-            )
+                client, run_id, result, initial_states, figures, drawing=early,
+                curve_points=points,
+            )  # fmt: skip
             for k, seed in enumerate(result.seeds if settings.tracking.seed_runs else ()):
                 seed_tags = tags | {tracking.ROLE_TAG: "seed", tracking.SEED_TAG: str(seed)}
                 with tracking.tracked_run(
@@ -292,7 +294,7 @@ def _run_tracked(
                     recording.record_start(client, seed_run, cfg, parameters)
                     recording.record_run(
                         client, seed_run, result, replica=k, figures=False,
-                        states=initial_states, samples=False,
+                        states=initial_states, samples=False, curve_points=points,
                     )  # fmt: skip
         # The time this job waited for MLflow and its figures (the last write excepted).
         logging_seconds += time.perf_counter() - clock
@@ -311,6 +313,14 @@ def _prepare(ready: batching.Ready, figures: bool) -> None:
         ready.states = recording.InitialStates.of(ready.result)
         if figures:
             ready.drawing = render.submit(recording.job_figures(ready.result, ready.states))
+
+
+def curve_points(settings: Config) -> int:
+    """How many points each per-layer training curve keeps (0: all): the figure policy's
+    "large sweep" (more than tracking.figures_max_jobs jobs) thins them."""
+    jobs = os.environ.get(SWEEP_JOBS_ENV, "")
+    large = jobs.isdigit() and int(jobs) > settings.tracking.figures_max_jobs
+    return settings.tracking.large_sweep_curve_points if large else 0
 
 
 def draws_figures(settings: Config) -> bool:

@@ -121,11 +121,13 @@ class InitialStates:
         return self._states[replica]
 
 
-def _diagnostic_metrics(result: Trained, replica: int, states: InitialStates) -> list:
+def _diagnostic_metrics(
+    result: Trained, replica: int, states: InitialStates, curve_points: int = 0
+) -> list:
     """One replica's diagnostics as curves: each per-layer quantity at initialization is one
     metric whose step is the layer (``init/z_std`` at steps 1..L: MLflow's charts draw it
     against depth and overlay runs), the theory's numbers at step 0 (initialization), and the
-    training curves at their iterations."""
+    training curves at their iterations (``curve_points`` > 0: about that many of them)."""
     state = states[replica]
     by_quantity: dict[str, tuple[list[int], list[float]]] = {}
     for number, stats in enumerate(state.layers, start=1):
@@ -143,6 +145,7 @@ def _diagnostic_metrics(result: Trained, replica: int, states: InitialStates) ->
             curve = tracking.Curve(key, steps, values)
             # Unit counts and fractions stay put for thousands of steps: only their changes.
             stepwise = key.endswith(("distinct_units", "dead_fraction", "saturated_fraction"))
+            curve = curve.thinned(curve_points)
             curves.append(curve.without_repeats() if stepwise else curve)
     return curves
 
@@ -302,6 +305,7 @@ def record_run(
     drawing: dict[str, Future] | None = None,
     states: InitialStates | None = None,
     samples: bool = True,
+    curve_points: int = 0,
 ) -> None:
     """One replica's metrics (cost curve, accuracies, diagnostics) and figures.
 
@@ -324,7 +328,7 @@ def record_run(
     curves = [tracking.Curve("cost", steps, costs)]
     drawing = _draw_missing(run_figures(result, replica, states) if figures else {}, drawing)
     if result.settings.diagnostics:
-        curves += _diagnostic_metrics(result, replica, states)
+        curves += _diagnostic_metrics(result, replica, states, curve_points)
         if samples:  # data, cheap: whatever the figure policy
             drawing[tracking.ACTIVATIONS_ARTIFACT] = render.ready(
                 states.activation_samples(replica)
@@ -395,6 +399,7 @@ def record_seed_summary(
     states: InitialStates,
     figures: bool = True,
     drawing: dict[str, Future] | None = None,
+    curve_points: int = 0,
 ) -> None:
     """On the job's run: the seed statistics, the mean cost curve (metric ``cost``) with its
     min-max band, every seed's numbers as a table, and (with ``figures``) the figures of
@@ -410,7 +415,7 @@ def record_seed_summary(
     tracking.log_table(client, run_id, seed_table(result), tracking.SEEDS_TABLE_ARTIFACT)
     curves = []
     if result.settings.diagnostics:
-        curves = _diagnostic_metrics(result, 0, states)
+        curves = _diagnostic_metrics(result, 0, states, curve_points)
         drawing[tracking.ACTIVATIONS_ARTIFACT] = render.ready(states.activation_samples(0))
     with np.errstate(invalid="ignore"):  # a diverged seed's NaN spreads to its steps' stats
         band = {"cost": costs.mean(axis=0), "cost_min": costs.min(axis=0),

@@ -280,6 +280,14 @@ class Curve:
                 keep.append(i)
         return Curve(self.key, [self.steps[i] for i in keep], [v[i] for i in keep])
 
+    def thinned(self, points: int) -> Curve:
+        """At most about ``points`` points, evenly spaced in index, both ends kept (0: all)."""
+        n = len(self.steps)
+        if points <= 0 or n <= points:
+            return self
+        keep = sorted({round(k * (n - 1) / (points - 1)) for k in range(points)})
+        return Curve(self.key, [self.steps[i] for i in keep], [self.values[i] for i in keep])
+
 
 def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> None:
     from mlflow.entities import Param

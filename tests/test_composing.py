@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from conftest import PROJECT_ROOT
 from initlab.composing import SweepComposer
-from initlab.config import register_configs
+from initlab.config import ConfigError, job_config, register_configs, to_settings
 
 SWEEPS = {
     "groups and values": [["init=he", "init=xavier", "init=lsuv"],
@@ -61,5 +61,14 @@ def test_every_job_is_what_hydra_composes(hydra_loader, name):
         assert OmegaConf.to_yaml(ours) == OmegaConf.to_yaml(expected), job
         assert _resolved(ours) == _resolved(expected), job
         assert OmegaConf.is_struct(ours) == OmegaConf.is_struct(expected)
-    if name.startswith("groups"):  # 3 × 2 group choices composed, 24 jobs
-        assert composer.hydra_calls == 6
+        for key in expected:  # each subtree's schema (dataclass) type too
+            assert OmegaConf.get_type(ours, key) == OmegaConf.get_type(expected, key), key
+        try:
+            settings = to_settings(job_config(expected))
+        except ConfigError:  # (+key: composed, then refused by validation: ours too)
+            with pytest.raises(ConfigError):
+                to_settings(job_config(ours))
+            continue
+        assert to_settings(job_config(ours)) == settings
+    if name.startswith("groups"):  # 3 inits + 2 activations - 1 compositions for 24 jobs
+        assert composer.hydra_calls == 4

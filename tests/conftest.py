@@ -53,3 +53,40 @@ def run_cli(
         timeout=timeout,
         preexec_fn=preexec_fn,
     )
+
+
+# --- the local demo cluster (tests/test_cluster*.py) ----------------------------------------
+
+
+def cluster_cli(command: str, root: Path, timeout: float) -> subprocess.CompletedProcess:
+    """``python -m initlab.cluster COMMAND --dir ROOT``."""
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "initlab.cluster", command, "--dir", str(root)],
+        env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def skip_without_cluster_tools() -> None:
+    """Skip, saying why, where Ray, psycopg or PostgreSQL's initdb are missing."""
+    from initlab import cluster
+
+    pytest.importorskip("ray")
+    pytest.importorskip("psycopg")
+    try:
+        cluster.pg_tool("initdb")
+    except cluster.ClusterError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def cluster_dir() -> Iterator[Path]:
+    """A folder for the cluster that the postgres user can reach (pytest's tmp_path, under a
+    0700 folder of root's, is not)."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="initlab-cluster-", dir="/tmp"))
+    root.chmod(0o755)
+    yield root / "c"
+    shutil.rmtree(root, ignore_errors=True)

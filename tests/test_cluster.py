@@ -9,14 +9,13 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_ROOT, run_cli
+from conftest import cluster_cli, run_cli, skip_without_cluster_tools
 from initlab import cluster
 
 
@@ -114,14 +113,6 @@ def test_down_stops_its_own_session_and_nothing_else(tmp_path):
 # --- the services themselves -----------------------------------------------------------------
 
 
-def _cluster_cli(command: str, root: Path, timeout: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", "initlab.cluster", command, "--dir", str(root)],
-        env=env, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
-
-
 def _listening(pids: set[int]) -> list[str]:
     """The local addresses the processes ``pids`` listen on (TCP)."""
     out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, timeout=30).stdout
@@ -129,30 +120,15 @@ def _listening(pids: set[int]) -> list[str]:
             if {int(p) for p in re.findall(r"pid=(\d+)", line)} & pids]  # fmt: skip
 
 
-@pytest.fixture
-def cluster_dir():
-    """A folder for the cluster that the postgres user can reach (pytest's tmp_path, under a
-    0700 folder of root's, is not)."""
-    root = Path(tempfile.mkdtemp(prefix="initlab-cluster-", dir="/tmp"))
-    root.chmod(0o755)
-    yield root / "c"
-    shutil.rmtree(root, ignore_errors=True)
-
-
 @pytest.mark.slow
 def test_the_cluster_comes_up_takes_a_tracked_run_and_goes_down(cluster_dir, tmp_path):
-    pytest.importorskip("ray")
-    pytest.importorskip("psycopg")
+    skip_without_cluster_tools()
     import psycopg
     from mlflow.tracking import MlflowClient
 
     try:
-        cluster.pg_tool("initdb")
-    except cluster.ClusterError as exc:
-        pytest.skip(str(exc))
-    try:
         began = time.monotonic()
-        result = _cluster_cli("up", cluster_dir, timeout=400)
+        result = cluster_cli("up", cluster_dir, timeout=400)
         up_seconds = time.monotonic() - began
         assert result.returncode == 0, result.stdout + result.stderr
         services = json.loads((cluster_dir / "services.json").read_text())
@@ -200,7 +176,7 @@ def test_the_cluster_comes_up_takes_a_tracked_run_and_goes_down(cluster_dir, tmp
         assert len(stored) == 1
 
         began = time.monotonic()
-        result = _cluster_cli("down", cluster_dir, timeout=120)
+        result = cluster_cli("down", cluster_dir, timeout=120)
         down_seconds = time.monotonic() - began
         assert result.returncode == 0, result.stdout + result.stderr
         assert cluster.postmaster(cluster_dir / "postgres") is None
@@ -209,7 +185,7 @@ def test_the_cluster_comes_up_takes_a_tracked_run_and_goes_down(cluster_dir, tmp
         assert cluster.process_start(services["postgres"]["pid"]) is None
         for name in ("postgres", "mlflow", "ray"):
             assert not cluster._port_open(services[name]["port"]), name
-        assert _cluster_cli("status", cluster_dir, timeout=60).returncode == 3
+        assert cluster_cli("status", cluster_dir, timeout=60).returncode == 3
         print(f"cluster up {up_seconds:.1f} s, down {down_seconds:.1f} s")
     finally:
-        _cluster_cli("down", cluster_dir, timeout=120)
+        cluster_cli("down", cluster_dir, timeout=120)

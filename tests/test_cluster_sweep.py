@@ -5,17 +5,15 @@ worker killed mid-sweep: no run left RUNNING, every job finished or recorded FAI
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_ROOT, TRAIN
+from conftest import TRAIN, cluster_cli, skip_without_cluster_tools
 from initlab import cluster
 
 # 20 jobs in 4 units (activation × lr; the 5 inits of each stack as replicas).
@@ -23,14 +21,6 @@ SWEEP = [
     "-m", "init=zeros,random,he,xavier,lecun", "activation=relu,tanh", "trainer.lr=0.01,0.02",
     "hydra/launcher=initlab_ray",
 ]  # fmt: skip
-
-
-def _cli(command: str, root: Path, timeout: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "src")}
-    return subprocess.run(
-        [sys.executable, "-m", "initlab.cluster", command, "--dir", str(root)],
-        env=env, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
 
 
 def _sweep(env: dict, cwd: Path, extra: list[str], on_line=None) -> tuple[int, str, float]:
@@ -67,22 +57,14 @@ def _ray_workers_running_units() -> list[int]:
 
 
 @pytest.fixture
-def cluster_env():
-    pytest.importorskip("ray")
-    pytest.importorskip("psycopg")
+def cluster_env(cluster_dir):
+    skip_without_cluster_tools()
     try:
-        cluster.pg_tool("initdb")
-    except cluster.ClusterError as exc:
-        pytest.skip(str(exc))
-    root = Path(tempfile.mkdtemp(prefix="initlab-cluster-", dir="/tmp"))
-    root.chmod(0o755)  # the postgres user must reach its data folder
-    try:
-        up = _cli("up", root / "c", timeout=400)
+        up = cluster_cli("up", cluster_dir, timeout=400)
         assert up.returncode == 0, up.stdout + up.stderr
-        yield {**os.environ, **cluster.read_env(root / "c"), "HYDRA_FULL_ERROR": "0"}
+        yield {**os.environ, **cluster.read_env(cluster_dir), "HYDRA_FULL_ERROR": "0"}
     finally:
-        _cli("down", root / "c", timeout=120)
-        shutil.rmtree(root, ignore_errors=True)
+        cluster_cli("down", cluster_dir, timeout=120)
 
 
 @pytest.mark.slow

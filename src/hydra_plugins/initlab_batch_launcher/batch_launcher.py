@@ -65,6 +65,13 @@ class BatchLauncher(BasicLauncher):
         )
 
 
+def number_job(config, number: int) -> None:
+    """Give a composed job config its number in the sweep, as Hydra's launchers do."""
+    with open_dict(config):
+        config.hydra.job.id = number
+        config.hydra.job.num = number
+
+
 def run_jobs(
     hydra_context, task_function, config, job_overrides, configs, numbers
 ) -> list[JobReturn]:
@@ -75,9 +82,7 @@ def run_jobs(
     runs = []
     for idx, overrides, sweep_config in zip(numbers, job_overrides, configs, strict=True):
         log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
-        with open_dict(sweep_config):
-            sweep_config.hydra.job.id = idx
-            sweep_config.hydra.job.num = idx
+        number_job(sweep_config, idx)
         runs.append(
             run_job(
                 hydra_context=hydra_context,

@@ -25,9 +25,8 @@ from typing import Optional
 from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, JobStatus, configure_log
 from hydra.plugins.launcher import Launcher
-from omegaconf import open_dict
 
-from hydra_plugins.initlab_batch_launcher.batch_launcher import run_jobs
+from hydra_plugins.initlab_batch_launcher.batch_launcher import number_job, run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +111,7 @@ def lost_unit(unit: Unit, error: BaseException) -> list[JobReturn]:
     end_runs_of_lost_jobs(names, str(error))
     returns = []
     for number, overrides, cfg in zip(unit.numbers, unit.overrides, unit.configs, strict=True):
-        with open_dict(cfg):
-            cfg.hydra.job.id = number
-            cfg.hydra.job.num = number
+        number_job(cfg, number)
         returns.append(
             JobReturn(
                 overrides=overrides,

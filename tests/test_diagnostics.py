@@ -87,6 +87,18 @@ def test_saturation_is_measured_for_sigmoid_and_tanh():
     assert saturated_small["saturated_fraction"] == 0.0
 
 
+def test_distinct_units_agrees_with_numpys_unique_rows():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, m = rng.integers(1, 12), rng.integers(1, 5)
+        pool = rng.integers(-2, 3, size=(rng.integers(1, 5), m + 1)).astype(float)
+        rows = pool[rng.integers(0, len(pool), size=n)]  # duplicates on purpose
+        expected = np.unique(rows, axis=0).shape[0]
+        assert distinct_units(rows[:, :m], rows[:, m:]) == expected
+    nan = np.array([[np.nan, 1.0], [np.nan, 1.0]])
+    assert distinct_units(nan, np.zeros((2, 1))) == 1
+
+
 def test_distinct_units_counts_rows():
     w = np.array([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0 + 1e-15], [0.0, 1.0]])
     assert distinct_units(w, np.zeros((4, 1))) == 2

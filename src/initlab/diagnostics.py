@@ -91,7 +91,16 @@ def distinct_units(weights: np.ndarray, biases: np.ndarray, rel_tol: float = 1e-
     """
     rows = np.hstack([weights, biases])
     scale = float(np.max(np.abs(rows))) or 1.0
-    return int(np.unique(np.round(rows / (scale * rel_tol)), axis=0).shape[0])
+    rounded = np.round(rows / (scale * rel_tol))
+    if len(rounded) < 2:
+        return len(rounded)
+    # Rows sorted lexicographically, then the changes counted. (np.unique(axis=0) compares
+    # rows through a structured view, and NumPy turns a Ctrl-C that lands there into a
+    # TypeError: an interrupted run would end FAILED instead of KILLED.)
+    ordered = rounded[np.lexsort(rounded.T[::-1])]
+    before, after = ordered[:-1], ordered[1:]
+    same = (after == before) | (np.isnan(after) & np.isnan(before))
+    return int(1 + np.count_nonzero(~same.all(axis=1)))
 
 
 def _unit_health(name: str, z: np.ndarray, a: np.ndarray, act: Activation) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -90,3 +91,22 @@ def cluster_dir() -> Iterator[Path]:
     root.chmod(0o755)
     yield root / "c"
     shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def train_in_session(args: list[str], cwd: Path, env: dict) -> Iterator[subprocess.Popen]:
+    """``python src/train.py ARGS`` in a session of its own (so that a signal can go to its
+    whole group), stdout and stderr as one text stream; whatever of it is still running at
+    the end is killed, group and all."""
+    import signal
+
+    process = subprocess.Popen(
+        [sys.executable, str(TRAIN), *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import TRAIN, cluster_cli, skip_without_cluster_tools
+from conftest import cluster_cli, skip_without_cluster_tools, train_in_session
 from initlab import cluster
 
 # 20 jobs in 4 units (activation × lr; the 5 inits of each stack as replicas).
@@ -25,21 +24,13 @@ SWEEP = [
 
 def _sweep(env: dict, cwd: Path, extra: list[str], on_line=None) -> tuple[int, str, float]:
     began = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, str(TRAIN), *SWEEP, *extra, f"hydra.sweep.dir={cwd}/m"],
-        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
     lines = []
-    try:
+    with train_in_session([*SWEEP, *extra, f"hydra.sweep.dir={cwd}/m"], cwd, env) as process:
         for line in process.stdout:
             lines.append(line)
             if on_line:
                 on_line(line)
         process.wait(timeout=600)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
     return process.returncode, "".join(lines), time.monotonic() - began
 
 

@@ -108,21 +108,13 @@ def _stop_in_job_1(tmp_path, store, stop, sweep=LONG_SWEEP, when="#1 :") -> tupl
     """Start ``sweep`` in its own session, call ``stop(process)`` once a line holding
     ``when`` is printed (job 1 trains); return (exit code, output, session id)."""
     import os
-    import signal
-    import subprocess
-    import sys
     import time
 
-    from conftest import TRAIN
+    from conftest import train_in_session
 
     env = {**os.environ, "MLFLOW_TRACKING_URI": store, "HYDRA_FULL_ERROR": "0"}
-    process = subprocess.Popen(
-        [sys.executable, str(TRAIN), *sweep, f"hydra.sweep.dir={tmp_path}/m"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
     lines = []
-    try:
+    with train_in_session([*sweep, f"hydra.sweep.dir={tmp_path}/m"], tmp_path, env) as process:
         for line in process.stdout:
             lines.append(line)
             if when in line:
@@ -130,9 +122,6 @@ def _stop_in_job_1(tmp_path, store, stop, sweep=LONG_SWEEP, when="#1 :") -> tupl
         time.sleep(1.5)
         stop(process)
         rest, _ = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
     return process.returncode, "".join(lines) + rest, process.pid
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from conftest import TRAIN
+from conftest import train_in_session
 from initlab import http_store
 
 
@@ -114,15 +114,11 @@ def test_a_sweep_whose_server_dies_fails_within_bounded_time_and_its_runs_are_fo
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "HYDRA_FULL_ERROR": "0"}
     for name in http_store.BOUNDED_DEFAULTS:
         env.pop(name, None)
-    sweep = subprocess.Popen(
-        [sys.executable, str(TRAIN), "-m", "init=zeros,random,he", "activation=relu,tanh",
-         "trainer.iterations=60000", "trainer.engine=numpy", "hydra/launcher=basic",
-         f"hydra.sweep.dir={tmp_path}/m"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    args = ["-m", "init=zeros,random,he", "activation=relu,tanh", "trainer.iterations=60000",
+            "trainer.engine=numpy", "hydra/launcher=basic",
+            f"hydra.sweep.dir={tmp_path}/m"]  # fmt: skip
     lines = []
-    try:
+    with train_in_session(args, tmp_path, env) as sweep:
         for line in sweep.stdout:
             lines.append(line)
             if "#3 :" in line:  # three jobs recorded, the fourth under way
@@ -132,8 +128,6 @@ def test_a_sweep_whose_server_dies_fails_within_bounded_time_and_its_runs_are_fo
         killed_at = time.monotonic()
         rest, _ = sweep.communicate(timeout=180)
         took = time.monotonic() - killed_at
-    finally:
-        _stop(sweep, signal.SIGKILL)
     out = "".join(lines) + rest
     assert sweep.returncode == 1, out
     assert "3 job(s) finished, 3 failed" in out, out

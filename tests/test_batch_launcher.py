@@ -114,3 +114,21 @@ def test_the_sweeper_composes_only_jobs_the_callback_did_not(monkeypatch):
     finally:
         batching.clear()
     assert composed == [["init=zeros"]]
+
+
+def test_units_train_in_a_trainer_process_and_jobs_keep_their_numbers(both):
+    """The two activations' groups interleave in sweep order; the jobs run unit by unit, and
+    each still gets its own number (tag, output folder) in Hydra's order."""
+    import itertools
+
+    uri, log = both["initlab_batch"]
+    assert "Training 2 units (stacked groups and lone jobs) in a trainer process" in log
+    axes = [item.split("=", 1) for item in SWEEP]
+    names = [
+        " ".join(f"{key}={value}" for (key, _), value in zip(axes, values, strict=True))
+        for values in itertools.product(*(values.split(",") for _, values in axes))
+    ]
+    runs = _job_runs(uri)
+    assert sorted(runs) == sorted(names)
+    for name, run in runs.items():
+        assert run.data.tags[tracking.JOB_NUM_TAG] == str(names.index(name)), name

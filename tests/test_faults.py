@@ -132,9 +132,13 @@ def _states(store: str) -> dict[str, str]:
             for r in runs}  # fmt: skip
 
 
-@pytest.mark.parametrize("to", ["process", "group"])
-def test_sigterm_ends_runs_and_the_parent_killed_like_ctrl_c(tmp_path, store, to):
-    """`kill PID` (the process) and `timeout`/Slurm/a container stop (the whole group)."""
+@pytest.mark.parametrize(
+    ("to", "launcher"),
+    [("process", "basic"), ("group", "basic"), ("process", "initlab_batch")],
+)
+def test_sigterm_ends_runs_and_the_parent_killed_like_ctrl_c(tmp_path, store, to, launcher):
+    """`kill PID` (the process) and `timeout`/Slurm/a container stop (the whole group). Under
+    the batching launcher job 1 waits for the trainer process, which is stopped too."""
     import os
     import signal
     import time
@@ -145,7 +149,10 @@ def test_sigterm_ends_runs_and_the_parent_killed_like_ctrl_c(tmp_path, store, to
         else:
             os.killpg(process.pid, signal.SIGTERM)
 
-    code, out, session = _stop_in_job_1(tmp_path, store, stop)
+    sweep = [item.replace("=basic", f"={launcher}") for item in LONG_SWEEP]
+    code, out, session = _stop_in_job_1(tmp_path, store, stop, sweep=sweep)
+    if launcher == "initlab_batch":
+        assert "in a trainer process" in out
     assert code == 128 + signal.SIGTERM, out
     assert "initlab: stopped by SIGTERM." in out and "Traceback" not in out, out
     assert out.count("interrupted: KILLED") == 1

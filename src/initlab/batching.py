@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from initlab.config import job_config
+from initlab.config import job_config, to_settings
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -94,10 +94,14 @@ def offer(cfg: DictConfig, result: Trained) -> None:
 
 
 def claim(cfg: DictConfig) -> Ready | None:
-    """The result trained ahead for this job's config, if any (each is handed out once)."""
-    if not _ready:
+    """The result trained ahead for this job's config, if any (each is handed out once);
+    if its unit is being trained in the trainer process, once that is done."""
+    if not _ready and _ahead is None:
         return None
-    waiting = _ready.get(fingerprint(cfg))
+    key = fingerprint(cfg)
+    if _ahead is not None:
+        _collect(_unit_of.get(key))
+    waiting = _ready.get(key)
     if not waiting:
         return None
     ready = waiting.pop(0)
@@ -111,6 +115,12 @@ def upcoming(count: int) -> list[Ready]:
 
 
 def clear() -> None:
+    global _ahead
+    if _ahead is not None:
+        _ahead.stop()
+        _ahead = None
+    _unit_of.clear()
+    _unit_jobs.clear()
     _ready.clear()
     _unclaimed.clear()
     _composed.clear()
@@ -127,26 +137,96 @@ def plan_groups(configs: Sequence[DictConfig]) -> list[list[int]]:
     return [members for members in groups.values() if len(members) > 1]
 
 
-def pretrain(configs: Sequence[DictConfig]) -> None:
-    """Train every group of compatible jobs together and offer the results to the jobs."""
-    from initlab import render
-    from initlab.config import to_settings
-    from initlab.experiment import train_batch
+def plan_units(configs: Sequence[DictConfig]) -> list[list[int]]:
+    """Every job in one unit: the stacked groups and the jobs that stack with nothing, in
+    order of their first job."""
+    grouped = plan_groups(configs)
+    in_group = {i for members in grouped for i in members}
+    return sorted(grouped + [[i] for i in range(len(configs)) if i not in in_group])
 
-    groups = plan_groups(configs)
+
+# Training ahead in a process of its own (initlab.ahead): the units it trains, which unit
+# each job's fingerprint belongs to, and each unit's job configs (until collected).
+_ahead: Any = None
+_unit_of: dict[str, int] = {}
+_unit_jobs: dict[int, list[DictConfig]] = {}
+
+
+def pretrain(configs: Sequence[DictConfig], ahead: bool = True) -> list[int]:
+    """Train every group of compatible jobs together and offer the results to the jobs;
+    return the order in which to run the jobs (indices into ``configs``).
+
+    With ``ahead`` and a sweep of two units or more, a trainer process trains the units in
+    order while this process records the jobs of those already trained; the jobs then run
+    unit by unit (a unit's jobs in sweep order), which is sweep order unless units
+    interleave (``-m init=a,b activation=x,y`` alternates the two activations' groups).
+    Otherwise the groups train here, now, and the jobs run in sweep order.
+    """
+    from initlab import ahead as training_ahead
+    from initlab import render
+
+    units = plan_units(configs)
+    if ahead and len(units) > 1 and training_ahead.available():
+        return _train_ahead(configs, units)
+    groups = [members for members in units if len(members) > 1]
     if groups:
         render.warm_up()  # the figure workers start while the batch trains
-
     for members in groups:
         try:
             jobs = [job_config(configs[i]) for i in members]
-            settings = [to_settings(job) for job in jobs]
-            log.info(
-                "Training jobs %s together as stacked replicas", ", ".join(f"#{i}" for i in members)
-            )
-            for job, result in zip(jobs, train_batch(settings, label="batch"), strict=True):
-                offer(job, result)
+            _log_stacked(members)
+            _offer_all(jobs, _train_here([to_settings(job) for job in jobs]))
         except Exception as exc:  # fall back: each job trains (and may fail) on its own
             log.warning(
                 "Joint training of jobs %s failed (%s); training them one by one", members, exc
             )
+    return list(range(len(configs)))
+
+
+def _train_ahead(configs: Sequence[DictConfig], units: list[list[int]]) -> list[int]:
+    global _ahead
+    from initlab.ahead import TrainingAhead
+
+    batches = []
+    for number, members in enumerate(units):
+        jobs = [job_config(configs[i]) for i in members]
+        try:
+            batches.append([to_settings(job) for job in jobs])
+        except Exception:  # an invalid job: it fails on its own, in its turn
+            batches.append([])
+        _unit_jobs[number] = jobs if batches[-1] else []
+        if len(members) > 1:
+            _log_stacked(members)
+        for job in jobs:
+            _unit_of.setdefault(fingerprint(job), number)
+    log.info(
+        "Training %d units (stacked groups and lone jobs) in a trainer process, each while "
+        "the one before it is recorded", len(units),
+    )  # fmt: skip
+    _ahead = TrainingAhead(batches)
+    return [i for members in units for i in members]
+
+
+def _collect(unit: int | None) -> None:
+    """Offer unit ``unit``'s results once the trainer has them (once per unit)."""
+    jobs = _unit_jobs.pop(unit, None) if unit is not None else None
+    if jobs is None or _ahead is None:
+        return
+    results = _ahead.result(unit) if jobs else None  # no jobs: not valid, not trained
+    if results is not None:
+        _offer_all(jobs, results)
+
+
+def _log_stacked(members: Sequence[int]) -> None:
+    log.info("Training jobs %s together as stacked replicas", ", ".join(f"#{i}" for i in members))
+
+
+def _offer_all(jobs: Sequence[DictConfig], results: Sequence[Trained]) -> None:
+    for job, result in zip(jobs, results, strict=True):
+        offer(job, result)
+
+
+def _train_here(settings: list) -> list[Trained]:
+    from initlab.experiment import train_batch
+
+    return train_batch(settings, label="batch")

@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -239,50 +239,54 @@ def _run_tracked(
         params[f"dataset.file{number}.sha256"] = f"{digest} {os.path.basename(path)}"
     if tuple(data.classes) != (0, 1):  # which of a CSV's labels became class 1
         params["dataset.classes"] = f"0={data.classes[0]}, 1={data.classes[1]}"
+    dims = [data.n_features, *settings.model.hidden_sizes, 1]
+    parameters = sum(n_in * n_out + n_out for n_in, n_out in itertools.pairwise(dims))
     with tracking.tracked_run(
         client, uri, experiment_id, name=job.name, tags=tags,
         parent_run_id=parent,
     ) as run_id:  # fmt: skip
-        clock = time.perf_counter()
-        tracking.log_params(client, run_id, params)
-        render.warm_up()  # the figure workers start while the job trains
-        dims = [data.n_features, *settings.model.hidden_sizes, 1]
-        parameters = sum(n_in * n_out + n_out for n_in, n_out in itertools.pairwise(dims))
-        start = _in_background(recording.record_start, client, run_id, cfg, parameters)
-        logging_seconds = time.perf_counter() - clock
-        early: dict[str, Future] = {}
-        states: list[recording.InitialStates] = []  # the initial diagnostics, computed once
-        figures = draws_figures(settings)
-
-        def draw_initial_state(initial: Params, data: Dataset, act: Activation) -> None:
-            states.append(recording.InitialStates(settings, initial, data, act))
-            if figures and settings.diagnostics and settings.seeds == 1:  # while it trains
-                early.update(render.submit(recording.initial_figures(states[0])))
-
-        # A batching launcher may have trained this job already, stacked with its siblings,
-        # and started its figures while the job before it was recorded.
+        # A batching launcher may have trained this job already, stacked with its siblings
+        # (claim waits while its trainer process finishes it), and started its figures
+        # while the job before it was recorded.
         ready = batching.claim(cfg)
+        clock, waited = time.perf_counter(), 0.0  # waited: for MLflow before training
+        figures = draws_figures(settings)
+        # Params and the start's metrics go with the job's main write (one request, not
+        # three) unless the job trains now: then they are written first, seen while it trains.
+        unwritten = recording.Unwritten(params, parameters)
+        recording.record_config(client, run_id, cfg)
         if ready:
             _prepare(ready, figures)
             for upcoming in batching.upcoming(DRAW_AHEAD):
                 _prepare(upcoming, draws_figures(upcoming.result.settings))
             result, early = ready.result, ready.drawing
-            states.append(ready.states)
+            initial_states = ready.states
         else:
+            unwritten.write(client, run_id)
+            unwritten = None
+            render.warm_up()  # the figure workers start while the job trains
+            early: dict[str, Future] = {}
+            states: list[recording.InitialStates] = []  # initial diagnostics, computed once
+
+            def draw_initial_state(initial: Params, data: Dataset, act: Activation) -> None:
+                states.append(recording.InitialStates(settings, initial, data, act))
+                if figures and settings.diagnostics and settings.seeds == 1:  # while it trains
+                    early.update(render.submit(recording.initial_figures(states[0])))
+
+            waited = time.perf_counter() - clock
             result = train_and_evaluate(settings, job.name, draw_initial_state)
-        clock = time.perf_counter()
-        start.result()
-        initial_states = states[0] if states else recording.InitialStates.of(result)
+            clock = time.perf_counter()
+            initial_states = states[0] if states else recording.InitialStates.of(result)
         points = curve_points(settings)
         if settings.seeds == 1:
             recording.record_run(
                 client, run_id, result, replica=0, figures=figures, drawing=early,
-                states=initial_states, curve_points=points,
+                states=initial_states, curve_points=points, unwritten=unwritten,
             )  # fmt: skip
         else:
             recording.record_seed_summary(
                 client, run_id, result, initial_states, figures, drawing=early,
-                curve_points=points,
+                curve_points=points, unwritten=unwritten,
             )  # fmt: skip
             for k, seed in enumerate(result.seeds if settings.tracking.seed_runs else ()):
                 seed_tags = tags | {tracking.ROLE_TAG: "seed", tracking.SEED_TAG: str(seed)}
@@ -290,14 +294,14 @@ def _run_tracked(
                     client, uri, experiment_id, name=f"{job.name} seed={seed}",
                     tags=seed_tags, parent_run_id=run_id,
                 ) as seed_run:  # fmt: skip
-                    tracking.log_params(client, seed_run, params | {"seed": str(seed)})
-                    recording.record_start(client, seed_run, cfg, parameters)
+                    recording.record_config(client, seed_run, cfg)
                     recording.record_run(
                         client, seed_run, result, replica=k, figures=False,
                         states=initial_states, samples=False, curve_points=points,
+                        unwritten=recording.Unwritten(params | {"seed": str(seed)}, parameters),
                     )  # fmt: skip
         # The time this job waited for MLflow and its figures (the last write excepted).
-        logging_seconds += time.perf_counter() - clock
+        logging_seconds = waited + time.perf_counter() - clock
         tracking.log_metrics(client, run_id, {"logging_seconds": logging_seconds})
     return _outcome(job, result, run_id, parent_key(uri, settings.tracking.experiment))
 
@@ -342,14 +346,6 @@ def sweep_parent(uri: str, experiment: str) -> str | None:
     """The parent run the sweep callback opened for this store and experiment, if any."""
     parents = json.loads(os.environ.get(PARENT_RUN_ENV) or "{}")
     return parents.get(parent_key(uri, experiment))
-
-
-def _in_background(function, *args) -> Future:
-    """Run ``function(*args)`` in a thread; ``.result()`` waits and re-raises its error."""
-    executor = ThreadPoolExecutor(max_workers=1)
-    future = executor.submit(function, *args)
-    executor.shutdown(wait=False)
-    return future
 
 
 def _outcome(job: JobInfo, result: Trained, run_id: str | None, place: str = "") -> Outcome:

@@ -6,6 +6,7 @@ the statistics over a job's seeds on the job's own run.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -223,17 +224,38 @@ def _evolution_figure(result: Trained, replica: int) -> FigureSpec | None:
     )  # fmt: skip
 
 
-def record_start(client: Any, run_id: str, cfg: DictConfig, parameters: int) -> None:
-    """What a run can record before training: its resolved config and the network's number
-    of weights and biases (metric ``parameters``; ``seeds`` is a param, as every config key).
-
-    Run in a thread while the job trains (the compiled trainer releases the GIL), it also
-    takes MLflow's first, slow, metric write off the job's critical path.
-    """
+def record_config(client: Any, run_id: str, cfg: DictConfig) -> None:
+    """The run's resolved config, as an artifact."""
     tracking.log_text(
         client, run_id, OmegaConf.to_yaml(cfg, resolve=True), tracking.CONFIG_ARTIFACT
     )
-    tracking.log_metrics(client, run_id, {"parameters": float(parameters)})
+
+
+@dataclass
+class Unwritten:
+    """What a run knows from its start but writes with its main write (one request, not
+    three): its params, and its network's number of weights and biases (metric
+    ``parameters``; ``seeds`` is a param, as every config key)."""
+
+    params: Mapping[str, Any]
+    parameters: int
+
+    def curves(self) -> list[tracking.Curve]:
+        return [tracking.Curve("parameters", [0], [float(self.parameters)])]
+
+    def write(self, client: Any, run_id: str) -> None:
+        """Write it now (a job that trains in its run: its params are seen meanwhile)."""
+        tracking.log_metrics(client, run_id, {}, self.curves(), params=self.params)
+
+
+def _main_write(
+    client: Any, run_id: str, scalars: dict, curves: list, final_step: int,
+    unwritten: Unwritten | None,
+) -> None:  # fmt: skip
+    if unwritten is not None:
+        curves = [*unwritten.curves(), *curves]
+    params = unwritten.params if unwritten is not None else None
+    tracking.log_metrics(client, run_id, scalars, curves, final_step=final_step, params=params)
 
 
 def run_figures(result: Trained, replica: int, states: InitialStates) -> dict[str, FigureSpec]:
@@ -306,8 +328,10 @@ def record_run(
     states: InitialStates | None = None,
     samples: bool = True,
     curve_points: int = 0,
+    unwritten: Unwritten | None = None,
 ) -> None:
-    """One replica's metrics (cost curve, accuracies, diagnostics) and figures.
+    """One replica's metrics (cost curve, accuracies, diagnostics) and figures (with
+    ``unwritten``: what the run has not written yet).
 
     The figures are drawn by worker processes while the metrics are logged; ``drawing`` holds
     those already submitted, and ``states`` the initial diagnostics already computed for
@@ -333,7 +357,7 @@ def record_run(
             drawing[tracking.ACTIVATIONS_ARTIFACT] = render.ready(
                 states.activation_samples(replica)
             )
-    tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
+    _main_write(client, run_id, scalars, curves, steps[-1], unwritten)
     render.log_drawn(client, run_id, drawing)
 
 
@@ -400,6 +424,7 @@ def record_seed_summary(
     figures: bool = True,
     drawing: dict[str, Future] | None = None,
     curve_points: int = 0,
+    unwritten: Unwritten | None = None,
 ) -> None:
     """On the job's run: the seed statistics, the mean cost curve (metric ``cost``) with its
     min-max band, every seed's numbers as a table, and (with ``figures``) the figures of
@@ -421,5 +446,5 @@ def record_seed_summary(
         band = {"cost": costs.mean(axis=0), "cost_min": costs.min(axis=0),
                 "cost_max": costs.max(axis=0)}  # fmt: skip
     curves = [*(tracking.Curve(k, steps, v.tolist()) for k, v in band.items()), *curves]
-    tracking.log_metrics(client, run_id, scalars, curves, final_step=steps[-1])
+    _main_write(client, run_id, scalars, curves, steps[-1], unwritten)
     render.log_drawn(client, run_id, drawing)

@@ -67,7 +67,7 @@ def _executor() -> Executor:
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("fork")
             _pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=_ignore_interrupts
+                max_workers=workers, mp_context=context, initializer=worker_initializer
             )
             # Not atexit: a process that ends as a multiprocessing worker (a joblib job's
             # loky worker) skips atexit, and its exit would wait for these workers forever.
@@ -78,10 +78,11 @@ def _executor() -> Executor:
     return _pool
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C (and a SIGTERM or SIGHUP sent to the process group) reaches every process: the
-    job's process handles it (its runs end KILLED, one line each); the figure workers just
-    stop when it shuts them down, without a traceback each. (They also end, within a second, when
+def worker_initializer() -> None:
+    """For a worker process (figures, training ahead) that holds nothing to save. Ctrl-C (and
+    a SIGTERM or SIGHUP sent to the process group) reaches every process: the job's process
+    handles it (its runs end KILLED, one line each); the workers just stop when it shuts
+    them down, without a traceback each. (They also end, within a second, when
     the job's process dies without shutting them down.)"""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)

@@ -58,6 +58,7 @@ SEEDS_TABLE_ARTIFACT = "seeds.json"  # a seeds=K job: one row per seed
 # MLflow's per-request limits for log_batch.
 _MAX_PARAMS_PER_BATCH = 100
 _MAX_METRICS_PER_BATCH = 1000
+_MAX_ENTITIES_PER_BATCH = 1000  # params, metrics and tags together
 
 
 def resolve_tracking_uri(configured: str | None = None) -> str:
@@ -290,11 +291,7 @@ class Curve:
 
 
 def log_params(client: MlflowClient, run_id: str, params: Mapping[str, Any]) -> None:
-    from mlflow.entities import Param
-
-    items = [Param(k, str(v)) for k, v in sorted(params.items())]
-    for start in range(0, len(items), _MAX_PARAMS_PER_BATCH):
-        client.log_batch(run_id, params=items[start : start + _MAX_PARAMS_PER_BATCH])
+    log_metrics(client, run_id, {}, params=params)
 
 
 def log_metrics(
@@ -304,11 +301,13 @@ def log_metrics(
     curves: Sequence[Curve] = (),
     *,
     final_step: int = 0,
+    params: Mapping[str, Any] | None = None,
 ) -> None:
-    """Scalars and whole curves in as few requests as MLflow allows (never point by point)."""
+    """Scalars and whole curves (and ``params``) in as few requests as MLflow allows (never
+    point by point): each request costs the store a few milliseconds besides its rows."""
     import time
 
-    from mlflow.entities import Metric
+    from mlflow.entities import Metric, Param
 
     now = int(time.time() * 1000)
     metrics = [Metric(k, float(v), now, final_step) for k, v in sorted(scalars.items())]
@@ -317,8 +316,13 @@ def log_metrics(
             Metric(curve.key, float(v), now, int(s))
             for s, v in zip(curve.steps, curve.values, strict=True)
         ]
-    for start in range(0, len(metrics), _MAX_METRICS_PER_BATCH):
-        client.log_batch(run_id, metrics=metrics[start : start + _MAX_METRICS_PER_BATCH])
+    items = [Param(k, str(v)) for k, v in sorted((params or {}).items())]
+    while metrics or items:
+        some_params = items[:_MAX_PARAMS_PER_BATCH]
+        room = min(_MAX_METRICS_PER_BATCH, _MAX_ENTITIES_PER_BATCH - len(some_params))
+        some_metrics = metrics[:room]
+        client.log_batch(run_id, metrics=some_metrics, params=some_params)
+        items, metrics = items[len(some_params) :], metrics[len(some_metrics) :]
 
 
 def log_text(client: MlflowClient, run_id: str, text: str, artifact_file: str) -> None:

@@ -45,21 +45,26 @@ class BatchLauncher(BasicLauncher):
             batching.composed(o) or loader.load_sweep_config(self.config, list(o))
             for o in job_overrides
         ]
-        batching.pretrain(configs)
         try:
-            return self._run_jobs(job_overrides, configs, initial_job_idx)
+            order = batching.pretrain(configs)
+            returns = self._run_jobs(
+                [job_overrides[i] for i in order],
+                [configs[i] for i in order],
+                [initial_job_idx + i for i in order],
+            )
         finally:
             batching.clear()
+        return sorted(returns, key=lambda r: r.hydra_cfg.hydra.job.num)
 
     def _run_jobs(
-        self, job_overrides: Sequence[Sequence[str]], configs: list, initial_job_idx: int
+        self, job_overrides: Sequence[Sequence[str]], configs: list, numbers: list[int]
     ) -> list[JobReturn]:
-        """Hydra's BasicLauncher.launch, with the job configs composed beforehand."""
+        """Hydra's BasicLauncher.launch, with the job configs composed beforehand (and the
+        jobs in the order their training is ready: see batching.pretrain)."""
         assert self.hydra_context is not None and self.config is not None
         assert self.task_function is not None
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         log.info(f"Launching {len(job_overrides)} jobs locally")
-        numbers = range(initial_job_idx, initial_job_idx + len(job_overrides))
         return run_jobs(
             self.hydra_context, self.task_function, self.config, job_overrides, configs, numbers
         )

@@ -65,16 +65,13 @@ def plan_units(job_overrides, configs, initial_job_idx: int) -> list[Unit]:
     """Stacked groups and lone jobs, in the order of their first job."""
     from initlab import batching
 
-    grouped = batching.plan_groups(configs)
-    in_group = {i for members in grouped for i in members}
-    members_of = sorted(grouped + [[i] for i in range(len(configs)) if i not in in_group])
     return [
         Unit(
             [initial_job_idx + i for i in members],
             [list(job_overrides[i]) for i in members],
             [configs[i] for i in members],
         )
-        for members in members_of
+        for members in batching.plan_units(configs)
     ]
 
 
@@ -92,7 +89,7 @@ def run_unit(hydra_context, task_function, config, unit: Unit, env: dict) -> lis
     configure_log(config.hydra.hydra_logging, config.hydra.verbose)  # before it trains
     try:
         if len(unit.configs) > 1:
-            batching.pretrain(unit.configs)
+            batching.pretrain(unit.configs, ahead=False)  # a unit: one group or one job
         return run_jobs(
             hydra_context, task_function, config, unit.overrides, unit.configs, unit.numbers
         )

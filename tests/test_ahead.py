@@ -94,3 +94,27 @@ def test_stopping_ends_the_trainer_at_once(monkeypatch):
     assert not any(p.is_alive() for p in processes)
     assert time.monotonic() - started < 10
     assert trainer.result(0) is None  # stopped: nothing to wait for
+
+
+def test_big_groups_train_in_pieces():
+    """About PIECES pieces a sweep, never fewer than PIECE_MIN_JOBS jobs a piece."""
+    group, lone = list(range(20)), [20]
+    assert batching._in_pieces([group, lone], 21) == [group[:8], group[8:16], group[16:], lone]
+    big = list(range(198))
+    pieces = batching._in_pieces([big], 198)
+    assert [len(p) for p in pieces] == [17] * 11 + [11]
+    assert [i for p in pieces for i in p] == big
+
+
+def test_equal_jobs_in_different_pieces_each_get_a_result(compose_cfg, monkeypatch):
+    monkeypatch.setattr(batching, "PIECE_MIN_JOBS", 2)
+    same = ["init=he", "trainer.iterations=50"]
+    configs = [compose_cfg(*same) for _ in range(4)] + [compose_cfg("init=he", "seed=7")]
+    try:
+        order = batching.pretrain(configs)
+        assert batching._ahead is not None
+        claimed = [batching.claim(job_config(configs[i])) for i in order]
+        assert all(ready is not None for ready in claimed)
+        assert len({id(ready) for ready in claimed}) == 5
+    finally:
+        batching.clear()

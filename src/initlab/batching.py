@@ -99,8 +99,9 @@ def claim(cfg: DictConfig) -> Ready | None:
     if not _ready and _ahead is None:
         return None
     key = fingerprint(cfg)
-    if _ahead is not None:
-        _collect(_unit_of.get(key))
+    units = _unit_of.get(key, [])
+    while units and not _ready.get(key):  # (equal jobs may sit in several units)
+        _collect(units.pop(0))
     waiting = _ready.get(key)
     if not waiting:
         return None
@@ -148,7 +149,7 @@ def plan_units(configs: Sequence[DictConfig]) -> list[list[int]]:
 # Training ahead in a process of its own (initlab.ahead): the units it trains, which unit
 # each job's fingerprint belongs to, and each unit's job configs (until collected).
 _ahead: Any = None
-_unit_of: dict[str, int] = {}
+_unit_of: dict[str, list[int]] = {}
 _unit_jobs: dict[int, list[DictConfig]] = {}
 
 
@@ -167,7 +168,7 @@ def pretrain(configs: Sequence[DictConfig], ahead: bool = True) -> list[int]:
 
     units = plan_units(configs)
     if ahead and len(units) > 1 and training_ahead.available():
-        return _train_ahead(configs, units)
+        return _train_ahead(configs, _in_pieces(units, len(configs)))
     groups = [members for members in units if len(members) > 1]
     if groups:
         render.warm_up()  # the figure workers start while the batch trains
@@ -181,6 +182,19 @@ def pretrain(configs: Sequence[DictConfig], ahead: bool = True) -> list[int]:
                 "Joint training of jobs %s failed (%s); training them one by one", members, exc
             )
     return list(range(len(configs)))
+
+
+# Training ahead, a big group trains in pieces: the first piece is all that is waited for
+# before recording starts, the last all that is recorded with the trainer idle. At least this
+# many jobs a piece (stacking pays for the NumPy engine; the compiled one runs a replica per
+# core), and about PIECES pieces a sweep.
+PIECE_MIN_JOBS = 8
+PIECES = 12
+
+
+def _in_pieces(units: list[list[int]], jobs: int) -> list[list[int]]:
+    size = max(PIECE_MIN_JOBS, -(-jobs // PIECES))
+    return [members[i : i + size] for members in units for i in range(0, len(members), size)]
 
 
 def _train_ahead(configs: Sequence[DictConfig], units: list[list[int]]) -> list[int]:
@@ -198,18 +212,19 @@ def _train_ahead(configs: Sequence[DictConfig], units: list[list[int]]) -> list[
         if len(members) > 1:
             _log_stacked(members)
         for job in jobs:
-            _unit_of.setdefault(fingerprint(job), number)
+            _unit_of.setdefault(fingerprint(job), []).append(number)
     log.info(
-        "Training %d units (stacked groups and lone jobs) in a trainer process, each while "
-        "the one before it is recorded", len(units),
+        "Training %d units (stacked groups, in pieces of at most %d jobs, and lone jobs) in a "
+        "trainer process, each while the one before it is recorded",
+        len(units), max(len(members) for members in units),
     )  # fmt: skip
     _ahead = TrainingAhead(batches)
     return [i for members in units for i in members]
 
 
-def _collect(unit: int | None) -> None:
+def _collect(unit: int) -> None:
     """Offer unit ``unit``'s results once the trainer has them (once per unit)."""
-    jobs = _unit_jobs.pop(unit, None) if unit is not None else None
+    jobs = _unit_jobs.pop(unit, None)
     if jobs is None or _ahead is None:
         return
     results = _ahead.result(unit) if jobs else None  # no jobs: not valid, not trained

@@ -15,6 +15,7 @@ from initlab.activations import make_activation
 from initlab.config import (
     GROUP_OPTIONS,
     CirclesDataset,
+    EluActivation,
     HeInit,
     LeakyReluActivation,
     RandomInit,
@@ -90,8 +91,22 @@ def test_course_random_run_matches_over_its_first_iterations(circles):
     _assert_same_run(fast, reference, rtol=1e-9)
 
 
+# Every option at its defaults, and ELU's α and leaky ReLU's slope away from them (at α = 1 an
+# engine that ignored α would still agree).
+ACTIVATIONS = [
+    *GROUP_OPTIONS["activation"].values(),
+    EluActivation(alpha=0.5),
+    EluActivation(alpha=2.0),
+    LeakyReluActivation(slope=0.2),
+]
+
+
 @pytest.mark.parametrize(
-    "act_cfg", list(GROUP_OPTIONS["activation"].values()), ids=lambda a: a.name
+    "act_cfg",
+    ACTIVATIONS,
+    ids=lambda a: (
+        a.name + "".join(f"-{k}{getattr(a, k)}" for k in ("slope", "alpha") if hasattr(a, k))
+    ),
 )
 def test_every_activation_matches_the_numpy_trainer(act_cfg):
     rng = np.random.default_rng(0)

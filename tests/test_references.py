@@ -438,3 +438,46 @@ def test_bias_std_draws_normal_biases(compose_cfg):
     b = params.biases[0].ravel()
     assert b.mean() == pytest.approx(0.5, abs=5 * 0.2 / math.sqrt(b.size))
     assert b.std() == pytest.approx(0.2, rel=_rel_tolerance(b.size))
+
+
+# --- what the gains do: docs/initializers.md's table, and SELU's fixed point ------------------
+
+
+def _gaussian_expectation(f) -> float:
+    """E[f(z)] for z ~ N(0, 1), by adaptive quadrature on each side of the kink at 0."""
+    from scipy.integrate import quad
+
+    def integrand(x):
+        return f(x) * math.exp(-0.5 * x * x) / SQRT_2PI
+
+    left, _ = quad(integrand, -40.0, 0.0, epsabs=1e-13, epsrel=1e-13, limit=200)
+    right, _ = quad(integrand, 0.0, 40.0, epsabs=1e-13, epsrel=1e-13, limit=200)
+    return left + right
+
+
+# docs/initializers.md, "Activations": Var(z) one layer after Var(z) = 1, gain² · E[φ(z)²],
+# as printed there (zero biases, weights N(0, g²/n)).
+DOCS_ONE_LAYER = {"linear": "1", "relu": "1", "leaky_relu": "1", "tanh": "1.095",
+                  "sigmoid": "0.29", "selu": "0.56", "elu": "1.29", "gelu": "0.85",
+                  "softplus": "1.84"}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", DOCS_ONE_LAYER)
+def test_the_docs_one_layer_variances(name):
+    act = make_activation(GROUP_OPTIONS["activation"][name])
+    second_moment = _gaussian_expectation(lambda x: float(act(np.array([x]))[0]) ** 2)
+    printed = DOCS_ONE_LAYER[name]
+    decimals = len(printed.split(".")[1]) if "." in printed else 6  # "1": exactly 1
+    assert act.gain_squared * second_moment == pytest.approx(
+        float(printed), abs=0.5 * 10.0**-decimals
+    )
+
+
+def test_selu_maps_a_standard_normal_to_mean_0_variance_1():
+    """Klambauer et al. 2017 chose α and λ so that z ~ N(0, 1) gives E[selu(z)] = 0 and
+    E[selu(z)²] = 1 (their fixed point of the mean and variance map)."""
+    act = make_activation(SeluActivation())
+    mean = _gaussian_expectation(lambda x: float(act(np.array([x]))[0]))
+    second = _gaussian_expectation(lambda x: float(act(np.array([x]))[0]) ** 2)
+    assert abs(mean) < 1e-10
+    assert second == pytest.approx(1.0, abs=1e-10)

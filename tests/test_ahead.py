@@ -96,20 +96,21 @@ def test_stopping_ends_the_trainer_at_once(monkeypatch):
     assert trainer.result(0) is None  # stopped: nothing to wait for
 
 
-def test_big_groups_train_in_pieces():
+def test_the_last_unit_trains_in_pieces():
     """About PIECES pieces a sweep, never fewer than PIECE_MIN_JOBS jobs a piece."""
     group, lone = list(range(20)), [20]
-    assert batching._in_pieces([group, lone], 21) == [group[:8], group[8:16], group[16:], lone]
-    big = list(range(198))
-    pieces = batching._in_pieces([big], 198)
-    assert [len(p) for p in pieces] == [17] * 11 + [11]
-    assert [i for p in pieces for i in p] == big
+    assert batching._in_pieces([lone, group], 21) == [lone, group[:8], group[8:16], group[16:]]
+    assert batching._in_pieces([group, lone], 21) == [group, lone]
+    big = [list(range(0, 66)), list(range(66, 132)), list(range(132, 198))]
+    pieces = batching._in_pieces(big, 198)
+    assert [len(p) for p in pieces] == [66, 66, 17, 17, 17, 15]
+    assert [i for p in pieces for i in p] == list(range(198))
 
 
 def test_equal_jobs_in_different_pieces_each_get_a_result(compose_cfg, monkeypatch):
     monkeypatch.setattr(batching, "PIECE_MIN_JOBS", 2)
     same = ["init=he", "trainer.iterations=50"]
-    configs = [compose_cfg(*same) for _ in range(4)] + [compose_cfg("init=he", "seed=7")]
+    configs = [compose_cfg("init=he", "seed=7")] + [compose_cfg(*same) for _ in range(4)]
     try:
         order = batching.pretrain(configs)
         assert batching._ahead is not None

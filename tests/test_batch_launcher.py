@@ -149,7 +149,7 @@ def test_units_train_in_a_trainer_process_and_jobs_keep_their_numbers(both):
     import itertools
 
     uri, log = both["initlab_batch"]
-    assert "Training 2 units (stacked groups, in pieces of at most 4 jobs" in log
+    assert "Training 2 units (stacked groups and lone jobs; the last one in pieces)" in log
     axes = [item.split("=", 1) for item in SWEEP]
     names = [
         " ".join(f"{key}={value}" for (key, _), value in zip(axes, values, strict=True))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING
@@ -57,6 +58,9 @@ class TrainingAhead:
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=1, mp_context=context, initializer=worker_initializer
         )
+        # Before Python joins the pool's threads at exit (which would wait for the unit in
+        # training): whatever path the sweep ends by, the trainer is stopped first.
+        threading._register_atexit(self.stop)
         self._submit_through(LOOKAHEAD - 1)
 
     def _submit_through(self, last: int) -> None:

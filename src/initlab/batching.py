@@ -82,6 +82,12 @@ def was_composed(overrides: Sequence[str]) -> bool:
     return tuple(overrides) in _composed
 
 
+def remembered(jobs: Sequence[Sequence[str]]) -> list[DictConfig] | None:
+    """The configs the sweep callback composed for these jobs (kept), if it did for all."""
+    found = [_composed.get(tuple(job)) for job in jobs]
+    return None if any(cfg is None for cfg in found) else found  # type: ignore[return-value]
+
+
 def composed(overrides: Sequence[str]) -> DictConfig | None:
     """The config the sweep callback composed for these overrides, if any (handed out once)."""
     return _composed.pop(tuple(overrides), None)
@@ -115,16 +121,17 @@ def upcoming(count: int) -> list[Ready]:
     return _unclaimed[:count]
 
 
-def clear() -> None:
+def clear(composed: bool = True) -> None:
+    """Forget every result (and stop training ahead); with ``composed``, the configs the
+    sweep callback composed too."""
     global _ahead
     if _ahead is not None:
         _ahead.stop()
         _ahead = None
-    _unit_of.clear()
-    _unit_jobs.clear()
-    _ready.clear()
-    _unclaimed.clear()
-    _composed.clear()
+    for kept in (_unit_of, _unit_jobs, _started_for, _started_order, _ready, _unclaimed):
+        kept.clear()
+    if composed:
+        _composed.clear()
 
 
 def plan_groups(configs: Sequence[DictConfig]) -> list[list[int]]:
@@ -153,7 +160,32 @@ _unit_of: dict[str, list[int]] = {}
 _unit_jobs: dict[int, list[DictConfig]] = {}
 
 
-def pretrain(configs: Sequence[DictConfig], ahead: bool = True) -> list[int]:
+def start_ahead(jobs: Sequence[Sequence[str]], configs: Sequence[DictConfig]) -> None:
+    """Start training ahead now, if the sweep has two units or more: the sweep callback
+    calls this once every job is validated, so that the first unit trains while MLflow
+    starts and the parent run is made (:func:`pretrain` then finds it started)."""
+    from initlab import ahead as training_ahead
+
+    units = plan_units(configs)
+    if len(units) > 1 and training_ahead.available():
+        try:
+            _started_order.extend(_train_ahead(configs, _in_pieces(units, len(configs))))
+            _started_for.extend(tuple(job) for job in jobs)
+        except Exception as exc:  # (a fork refused): the launcher trains as it can
+            log.warning("Could not start training ahead (%s)", exc)
+            clear(composed=False)
+
+
+# The jobs (override lists) training ahead was started for, and its order (start_ahead).
+_started_for: list[tuple[str, ...]] = []
+_started_order: list[int] = []
+
+
+def pretrain(
+    configs: Sequence[DictConfig],
+    ahead: bool = True,
+    overrides: Sequence[Sequence[str]] | None = None,
+) -> list[int]:
     """Train every group of compatible jobs together and offer the results to the jobs;
     return the order in which to run the jobs (indices into ``configs``).
 
@@ -161,11 +193,16 @@ def pretrain(configs: Sequence[DictConfig], ahead: bool = True) -> list[int]:
     order while this process records the jobs of those already trained; the jobs then run
     unit by unit (a unit's jobs in sweep order), which is sweep order unless units
     interleave (``-m init=a,b activation=x,y`` alternates the two activations' groups).
-    Otherwise the groups train here, now, and the jobs run in sweep order.
+    Otherwise the groups train here, now, and the jobs run in sweep order. Training ahead
+    that :func:`start_ahead` started for the same jobs (``overrides``) is kept.
     """
     from initlab import ahead as training_ahead
     from initlab import render
 
+    started = overrides is not None and _started_for == [tuple(o) for o in overrides]
+    if _ahead is not None and ahead and started:
+        return list(_started_order)
+    clear(composed=False)  # anything started for other jobs, or not wanted
     units = plan_units(configs)
     if ahead and len(units) > 1 and training_ahead.available():
         return _train_ahead(configs, _in_pieces(units, len(configs)))
@@ -184,17 +221,19 @@ def pretrain(configs: Sequence[DictConfig], ahead: bool = True) -> list[int]:
     return list(range(len(configs)))
 
 
-# Training ahead, a big group trains in pieces: the first piece is all that is waited for
-# before recording starts, the last all that is recorded with the trainer idle. At least this
-# many jobs a piece (stacking pays for the NumPy engine; the compiled one runs a replica per
-# core), and about PIECES pieces a sweep.
+# Training ahead, the last unit trains in pieces: what is left to record once the trainer
+# is done (one core idle) is then the last piece, not the whole last group. Only the last:
+# each piece costs the monitor's per-chunk work again. At least PIECE_MIN_JOBS jobs a piece
+# (stacking pays for the NumPy engine; the compiled one runs a replica per core), and about
+# PIECES pieces a sweep.
 PIECE_MIN_JOBS = 8
 PIECES = 12
 
 
 def _in_pieces(units: list[list[int]], jobs: int) -> list[list[int]]:
     size = max(PIECE_MIN_JOBS, -(-jobs // PIECES))
-    return [members[i : i + size] for members in units for i in range(0, len(members), size)]
+    *first, last = units
+    return [*first, *(last[i : i + size] for i in range(0, len(last), size))]
 
 
 def _train_ahead(configs: Sequence[DictConfig], units: list[list[int]]) -> list[int]:
@@ -214,9 +253,8 @@ def _train_ahead(configs: Sequence[DictConfig], units: list[list[int]]) -> list[
         for job in jobs:
             _unit_of.setdefault(fingerprint(job), []).append(number)
     log.info(
-        "Training %d units (stacked groups, in pieces of at most %d jobs, and lone jobs) in a "
-        "trainer process, each while the one before it is recorded",
-        len(units), max(len(members) for members in units),
+        "Training %d units (stacked groups and lone jobs; the last one in pieces) in a trainer "
+        "process, each while the one before it is recorded", len(units),
     )  # fmt: skip
     _ahead = TrainingAhead(batches)
     return [i for members in units for i in members]

@@ -79,7 +79,14 @@ def _check_launcher(launcher: DictConfig) -> None:
             raise ConfigError(problem)
 
 
+def _trains_ahead(launcher: DictConfig) -> bool:
+    """Whether the sweep's launcher is initlab's batching one, training ahead."""
+    batch = str(launcher.get("_target_", "")).endswith(".BatchLauncher")
+    return batch and bool(launcher.get("ahead", True))
+
+
 def _fail(message: str) -> None:
+    batching.clear()  # (a trainer started ahead stops: nothing will run)
     print(f"initlab: {message}\nNo run was created.", file=sys.stderr)
     raise SystemExit(2)
 
@@ -127,6 +134,9 @@ class MlflowSweepCallback(Callback):
             else:  # another sweeper decides its jobs later: check what we can now
                 jobs = [[o for o in task_overrides if "," not in o]]
             validated = preflight(config, jobs, remember=basic_sweeper)
+            if basic_sweeper and _trains_ahead(config.hydra.launcher):
+                # The first unit trains while MLflow starts and the parent run is made.
+                batching.start_ahead(jobs, batching.remembered(jobs) or [])
         except ConfigError as exc:
             _fail(str(exc))
         except Exception as exc:  # Hydra's own composition errors: unknown choice, bad type

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class BatchLauncherConf:
     _target_: str = "hydra_plugins.initlab_batch_launcher.batch_launcher.BatchLauncher"
+    # Train the sweep's units in a trainer process, each while the one before it is recorded
+    # (false: every group trains here first, then the jobs record, in sweep order).
+    ahead: bool = True
 
 
 ConfigStore.instance().store(
@@ -32,6 +35,10 @@ ConfigStore.instance().store(
 
 
 class BatchLauncher(BasicLauncher):
+    def __init__(self, ahead: bool = True) -> None:
+        super().__init__()
+        self.ahead = ahead
+
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
@@ -46,7 +53,7 @@ class BatchLauncher(BasicLauncher):
             for o in job_overrides
         ]
         try:
-            order = batching.pretrain(configs)
+            order = batching.pretrain(configs, ahead=self.ahead, overrides=job_overrides)
             returns = self._run_jobs(
                 [job_overrides[i] for i in order],
                 [configs[i] for i in order],

@@ -299,11 +299,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("mode", [[], ["-m", "init=zeros,he"]], ids=["single", "multirun"])
-def test_unreachable_tracking_server_is_a_clear_error(tmp_path, mode):
+@pytest.mark.parametrize(
+    ("mode", "iterations"),
+    [
+        ([], FAST),
+        (["-m", "init=zeros,he"], FAST),
+        # Two units: a trainer process starts before the store is looked at (a long first
+        # unit); it must stop with the sweep, not keep the command waiting.
+        (["-m", "init=zeros,he", "activation=relu,tanh"], "trainer.iterations=3000000"),
+    ],
+    ids=["single", "multirun", "multirun-training-ahead"],
+)
+def test_unreachable_tracking_server_is_a_clear_error(tmp_path, mode, iterations):
     uri = f"http://127.0.0.1:{_free_port()}"
     started = time.monotonic()
-    result = run_cli(*mode, FAST, uri=uri, cwd=tmp_path)
+    result = run_cli(*mode, iterations, uri=uri, cwd=tmp_path, timeout=120)
     assert result.returncode != 0
     assert "unreachable" in result.stderr and uri in result.stderr
     assert time.monotonic() - started < 60

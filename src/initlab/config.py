@@ -654,11 +654,12 @@ class TrackingConfig:
     # times for its evolution): a person looks at them for a few runs, not for hundreds.
     figures: FigurePolicy = FigurePolicy.auto
     figures_max_jobs: int = 20
-    # In a sweep of more than figures_max_jobs jobs, each per-layer training curve
-    # (train/layer<l>/...) keeps about this many evenly spaced points: MLflow's SQL store
-    # writes ~80 µs a point and a course run has ~1400 of them, most of a large sweep's
-    # tracking time. The cost curve and the values at init stay whole. 0: every logged step.
-    large_sweep_curve_points: int = 30
+    # In a sweep of more than figures_max_jobs jobs, each curve over training (cost, its
+    # seed band, train/layer<l>/...) keeps about this many evenly spaced points, ends kept
+    # (the lecture prints its cost 15 times): MLflow's SQL store writes ~80 µs a point, most
+    # of a large sweep's tracking time, and a course run logs ~500 of them at 20. The
+    # values at init stay whole. 0: every logged step.
+    large_sweep_curve_points: int = 20
     # Build the sweep's report when it ends (reports/<experiment>/<sweep>/, and on the parent
     # run). Off by default: it adds a few seconds to every sweep; `make run` and
     # `python src/report.py` build it on demand.

@@ -349,7 +349,7 @@ def record_run(
     } | _target_metrics(result, replica)
     if why:
         client.set_tag(run_id, DIVERGED_TAG, why)
-    curves = [tracking.Curve("cost", steps, costs)]
+    curves = [tracking.Curve("cost", steps, costs).thinned(curve_points)]
     drawing = _draw_missing(run_figures(result, replica, states) if figures else {}, drawing)
     if result.settings.diagnostics:
         curves += _diagnostic_metrics(result, replica, states, curve_points)
@@ -445,6 +445,9 @@ def record_seed_summary(
     with np.errstate(invalid="ignore"):  # a diverged seed's NaN spreads to its steps' stats
         band = {"cost": costs.mean(axis=0), "cost_min": costs.min(axis=0),
                 "cost_max": costs.max(axis=0)}  # fmt: skip
-    curves = [*(tracking.Curve(k, steps, v.tolist()) for k, v in band.items()), *curves]
+    band_curves = (
+        tracking.Curve(k, steps, v.tolist()).thinned(curve_points) for k, v in band.items()
+    )
+    curves = [*band_curves, *curves]
     _main_write(client, run_id, scalars, curves, steps[-1], unwritten)
     render.log_drawn(client, run_id, drawing)

@@ -5,6 +5,9 @@ sweep's compatible jobs as one stacked computation before Hydra runs them (:func
 each job's task then *claims* its result here
 instead of training again, and records its MLflow run exactly as it would have. A job whose
 result is not here (not batchable, or batching failed) simply trains itself.
+
+In a sweep of two units or more the units train in a trainer process (:mod:`initlab.ahead`)
+while the jobs of those already trained record here: a claim then waits for its unit.
 """
 
 from __future__ import annotations

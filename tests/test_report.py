@@ -342,3 +342,116 @@ def test_a_sweep_can_write_its_report_when_it_ends(tmp_path):
     assert result.returncode == 0, result.stderr
     md = tmp_path / "out" / EXPERIMENT / "latest" / "report.md"
     assert md.is_file() and f"Report: {md.resolve()}" in result.stdout
+
+
+# --- big sweeps: synthetic rows, no store ---------------------------------------------------
+
+
+def _fake_rows(n: int, keys: dict[str, list[str]], figures: str = "auto"):
+    """n finished job rows cycling through the keys' values (the last key fastest)."""
+    from initlab.report_data import RunRow
+
+    rows = []
+    for i in range(n):
+        values, rest = {}, i
+        for key, choices in reversed(keys.items()):
+            values[key] = choices[rest % len(choices)]
+            rest //= len(choices)
+        values = {key: values[key] for key in keys}
+        acc = 0.5 + 0.4 * ((i * 37) % n) / n
+        rows.append(RunRow(
+            run_id=f"run{i:05d}", name=f"job{i}", job=str(i), groups={}, overrides="",
+            status="FINISHED", final_cost=1 - acc, train_accuracy=acc, test_accuracy=acc - 0.01,
+            steps=(0, 100, 200), costs=(0.7 + i % 5, 0.6, 0.5 - acc / 10), values=values,
+            params={"tracking.figures": figures, "tracking.figures_max_jobs": "20"},
+            depth_curves={"z_std": {1: 1.0 + i % 3, 2: 0.5 * (1 + i % 7)},
+                          "z_std_draws": {3: 0.1 * (1 + i % 4)},
+                          "z_std_predicted": {1: 1.0, 2: 0.6, 3: 0.2}},
+        ))  # fmt: skip
+    return rows
+
+
+def _big_report(rows, drawn=None, boundaries_missing=None):
+    from initlab.report_text import Report
+
+    return Report(
+        experiment=EXPERIMENT, parent_id="p" * 32, parent_name="big", sweep_overrides="x=1,2",
+        rows=rows, varying=list(rows[0].values), fixed=[], curves_missing=[],
+        boundaries_missing=[r.label for r in rows[:24]] if boundaries_missing is None
+        else boundaries_missing,
+        figures=drawn or {"cost_curves.png": True, "signal_propagation.png": True},
+    )  # fmt: skip
+
+
+def test_runs_are_grouped_by_the_first_swept_key_with_few_values():
+    from initlab.report_figures import MAX_GROUPS, run_groups
+
+    rows = _fake_rows(60, {"init": [f"i{k}" for k in range(30)], "act": ["relu", "tanh"]})
+    key, groups = run_groups(rows)  # init has 30 values: too many colours; act has 2
+    assert key == "act" and [(v, len(g)) for v, g in groups] == [("relu", 30), ("tanh", 30)]
+    rows = _fake_rows(2 * MAX_GROUPS, {"init": [f"i{k}" for k in range(MAX_GROUPS)], "s": "12"})
+    assert run_groups(rows)[0] == "init"
+    assert run_groups(_fake_rows(40, {"lr": [str(k) for k in range(40)]})) is None
+
+
+def test_overlays_of_many_runs_have_one_legend_entry_a_value_and_are_deterministic(tmp_path):
+    from matplotlib.image import imread
+
+    from initlab import report_figures as figures
+
+    rows = _fake_rows(300, {"init": ["he", "xavier", "zeros"], "seed": ["1", "2"],
+                            "lr": list("abcdefghij")})  # fmt: skip
+    for draw, name in ((figures.cost_curves, "cost.png"), (figures.signal_overlay, "sig.png")):
+        assert draw(rows, tmp_path / name)
+        first = (tmp_path / name).read_bytes()
+        assert draw(rows, tmp_path / name) and (tmp_path / name).read_bytes() == first
+        # A page-sized figure, whatever the number of runs (not a legend of 300 entries).
+        assert imread(tmp_path / name).shape[:2] == (600, 1000)
+    # No key with few values: coloured in job order, still page-sized.
+    many = _fake_rows(40, {"lr": [str(k) for k in range(40)]})
+    assert figures.cost_curves(many, tmp_path / "jobs.png")
+    assert imread(tmp_path / "jobs.png").shape[:2] == (600, 1000)
+
+
+def test_the_boundary_montage_shows_the_first_runs_and_says_so(tmp_path):
+    from initlab import report_figures as figures
+    from initlab.report_text import render_markdown
+
+    rows = _fake_rows(30, {"init": [f"i{k}" for k in range(30)]})
+    picture = tmp_path / "b.png"
+    figures.save(_figure("C1"), picture)
+    assert figures.boundaries(rows, {r.run_id: picture for r in rows}, tmp_path / "m.png")
+    from matplotlib.image import imread
+
+    height = imread(tmp_path / "m.png").shape[0]
+    assert height == round(100 * (figures.PANEL_WIDTH_INCHES + 0.35) * 8)  # 8 rows of 3
+    drawn = {"decision_boundaries.png": True}
+    md = render_markdown(_big_report(rows, drawn, boundaries_missing=[]))
+    assert "The first 24 runs of 30 (each run's own plot is its artifact" in md
+
+
+def test_a_big_sweeps_report_lists_its_best_runs_first_and_every_run_after_the_figures():
+    from initlab.report_text import render_markdown
+
+    rows = _fake_rows(198, {"init": [f"i{k}" for k in range(22)], "act": ["a", "b", "c"],
+                            "seed": ["1", "2", "3"]})  # fmt: skip
+    md = render_markdown(_big_report(rows))
+    headings = [line for line in md.splitlines() if line.startswith("## ")]
+    assert headings == ["## Best 10 runs by test accuracy", "## Cost curves",
+                        "## Decision boundaries", "## Signal propagation at initialization",
+                        "## Runs", "## Reproduce"]  # fmt: skip
+    best = md.split("## Best")[1].split("## Cost")[0]
+    accuracies = [float(c) for c in re.findall(r"\| ([\d.]+)% \|\n", best)]
+    assert len(accuracies) == 10 and accuracies == sorted(accuracies, reverse=True)
+    table = md.split("## Runs")[1]
+    assert len(re.findall(r"^\| \d+ \|", table, flags=re.M)) == 198
+    # The figure policy, not 198 labels, explains the missing boundary plots.
+    assert "`tracking.figures_max_jobs` = 20 jobs; this one has 198)" in md
+    assert "a bold line per value of it" in md and "coloured by its `init`" in md
+    # Missing curves: how many, and the first ten, not every label.
+    from dataclasses import replace
+
+    report = replace(_big_report(rows), curves_missing=[r.label for r in rows])
+    md = render_markdown(report)
+    assert "No cost history for 198 of 198 runs, among them: job 0: job0; job 1: job1;" in md
+    assert "job 9: job9; …" in md and "job10" not in md

@@ -168,7 +168,7 @@ def build_report(
         out_dir.mkdir(parents=True, exist_ok=True)
         drawn: dict[str, bool] = {}
         with tempfile.TemporaryDirectory(prefix="initlab-report-") as tmp:
-            images = download_boundaries(client, rows, Path(tmp))
+            images = download_boundaries(client, rows[: figures.MAX_BOUNDARIES], Path(tmp))
             drawn[BOUNDARIES_FILE] = figures.boundaries(rows, images, out_dir / BOUNDARIES_FILE)
             samples = download_activation_samples(client, rows[:MAX_DIAGNOSED], Path(tmp))
         drawn[HISTOGRAMS_FILE] = figures.histogram_grid(rows, samples, out_dir / HISTOGRAMS_FILE)
@@ -189,7 +189,9 @@ def build_report(
         varying=varying,
         fixed=fixed,
         curves_missing=[r.label for r in rows if not r.steps],
-        boundaries_missing=[r.label for r in rows if r.run_id not in images],
+        boundaries_missing=[
+            r.label for r in rows[: figures.MAX_BOUNDARIES] if r.run_id not in images
+        ],
         figures=drawn,
         lecture=lecture_rows(rows),
         heatmap_keys=heat_keys if drawn[HEATMAP_FILE] else None,

@@ -21,6 +21,12 @@ PANELS_PER_ROW = 3
 PANEL_WIDTH_INCHES = 4.5
 MAX_LEGEND = 16  # more runs than this: the legend goes below the plot in columns
 MAX_PANEL_ROWS = 12  # per-job panels (histograms, gradients): the first 12 jobs
+# More runs than this (tab20's colours): the overlays stop giving each run a colour and a
+# legend entry. Each run is a thin line in the colour of its value of the first swept key
+# with at most MAX_GROUPS values, and each value gets a bold median line and the one entry.
+MAX_RUN_COLOURS = 20
+MAX_GROUPS = 24
+MAX_BOUNDARIES = 24  # decision-boundary montage: the first 24 runs (8 rows of 3)
 PNG_METADATA = {"Software": None}  # no matplotlib version in the PNGs: stable across installs
 
 
@@ -49,6 +55,59 @@ def _colours(n: int) -> list:
     return [cmap(i if n <= 20 else i / max(n - 1, 1)) for i in range(n)]
 
 
+def _group_colours(n: int) -> list:
+    """n colours told apart: tab10, tab20, then tab20b's dark shades after tab20's."""
+    from matplotlib import colormaps
+
+    if n <= 10:
+        return [colormaps["tab10"](i) for i in range(n)]
+    extra = [colormaps["tab20b"](i) for i in range(0, 20, 4)]
+    return [colormaps["tab20"](i) for i in range(20)] + extra[: n - 20]
+
+
+def run_groups(rows: Sequence[Any]) -> tuple[str, list[tuple[str, list[Any]]]] | None:
+    """(key, [(value, its runs)]) for the first swept key with 2 to MAX_GROUPS values among the
+    rows, values in the order the runs first show them; None if no key has."""
+    for key in rows[0].values if rows else ():
+        order = list(dict.fromkeys(row.values.get(key, "") for row in rows))
+        if 2 <= len(order) <= MAX_GROUPS:
+            members: dict[str, list[Any]] = {value: [] for value in order}
+            for row in rows:
+                members[row.values.get(key, "")].append(row)
+            return key, list(members.items())
+    return None
+
+
+def _median(points: Sequence[dict[int, float]]) -> tuple[list[int], list[float]]:
+    """Per x (step, layer): the median of the finite values there (x without one: left out)."""
+    xs = sorted({x for curve in points for x in curve})
+    out: tuple[list[int], list[float]] = ([], [])
+    for x in xs:
+        values = [curve[x] for curve in points if x in curve and math.isfinite(curve[x])]
+        if values:
+            out[0].append(x)
+            out[1].append(float(np.median(values)))
+    return out
+
+
+def _many_runs_legend(ax, key: str, groups: Sequence[tuple[str, list[Any]]]) -> None:
+    """The values' entries right of the axes (the figure leaves room there)."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+              title=f"{key} (runs)", title_fontsize=8)  # fmt: skip
+
+
+def _job_colourbar(figure, ax, n: int) -> list:
+    """No key to group by: colours from viridis in job order, read off a colour bar."""
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    cmap = colormaps["viridis"]
+    mappable = ScalarMappable(Normalize(0, max(n - 1, 1)), cmap)
+    figure.colorbar(mappable, ax=ax, label="run (in job order)", fraction=0.04, pad=0.02)
+    return [cmap(i / max(n - 1, 1)) for i in range(n)]
+
+
 def _legend(ax, n: int) -> None:
     if n <= MAX_LEGEND:
         ax.legend(fontsize=8, loc="best")
@@ -66,6 +125,8 @@ def cost_curves(rows: Sequence[Any], path: Path) -> bool:
     curves = [row for row in rows if row.steps]
     if not curves:
         return _nothing(path)
+    if len(curves) > MAX_RUN_COLOURS:
+        return _many_cost_curves(curves, path)
     tall = len(curves) > MAX_LEGEND
     figure = new_figure(10, 6 + (math.ceil(len(curves) / 4) * 0.18 if tall else 0))
     ax = figure.add_axes((0.08, 0.1 + (0.3 if tall else 0), 0.9, 0.82 - (0.3 if tall else 0)))
@@ -89,13 +150,45 @@ def cost_curves(rows: Sequence[Any], path: Path) -> bool:
     return True
 
 
+def _many_cost_curves(curves: Sequence[Any], path: Path) -> bool:
+    """More runs than colours: each run thin, coloured by its group, each group's median bold
+    (one legend entry a group), or without a key to group by, coloured in job order."""
+    figure = new_figure(10, 6)
+    ax = figure.add_axes((0.08, 0.1, 0.66, 0.82))
+    groups = run_groups(curves)
+    finite = [c for row in curves for c in row.costs if math.isfinite(c)]
+    if groups is None:
+        colours = _job_colourbar(figure, ax, len(curves))
+        for row, colour in zip(curves, colours, strict=True):
+            ax.plot(row.steps, row.costs, color=colour, linewidth=0.6, alpha=0.5)
+        ax.set_position((0.08, 0.1, 0.84, 0.82))
+        title = f"Cost during training: {len(curves)} runs (colour: job order)"
+    else:
+        key, members = groups
+        for (value, group), colour in zip(members, _group_colours(len(members)), strict=True):
+            for row in group:
+                ax.plot(row.steps, row.costs, color=colour, linewidth=0.5, alpha=0.25)
+            steps, median = _median([dict(zip(r.steps, r.costs, strict=True)) for r in group])
+            ax.plot(steps, median, color=colour, linewidth=2.2, label=f"{value} ({len(group)})")
+        _many_runs_legend(ax, key, members)
+        title = f"Cost during training: {len(curves)} runs (thin), median per {key} (bold)"
+    if finite and min(finite) > 0 and max(finite) / min(finite) > 20:
+        ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("cost (cross-entropy, training set)")
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, which="both", alpha=0.3)
+    save(figure, path)
+    return True
+
+
 # --- decision boundaries -----------------------------------------------------------------
 
 
 def boundaries(rows: Sequence[Any], images: dict[str, Path], path: Path) -> bool:
     """The runs' own boundary plots side by side, captioned with what distinguishes them
     (the plots carry their own titles: the caption does not repeat them)."""
-    shown = [row for row in rows if row.run_id in images]
+    shown = [row for row in rows if row.run_id in images][:MAX_BOUNDARIES]
     if not shown:
         return _nothing(path)
     from matplotlib.image import imread
@@ -127,6 +220,8 @@ def signal_overlay(rows: Sequence[Any], path: Path) -> bool:
     shown = [row for row in rows if row.depth_curves.get("z_std")]
     if not shown:
         return _nothing(path)
+    if len(shown) > MAX_RUN_COLOURS:
+        return _many_signals(shown, path)
     figure = new_figure(
         10, 5.5 + (0.2 * math.ceil(len(shown) / 4) if len(shown) > MAX_LEGEND else 0)
     )
@@ -159,6 +254,63 @@ def signal_overlay(rows: Sequence[Any], path: Path) -> bool:
     ax.set_title("Signal propagation at initialization", fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
     _legend(ax, len(shown) + 2)
+    save(figure, path)
+    return True
+
+
+def _measured(row: Any) -> dict[int, float]:
+    measured = dict(row.depth_curves["z_std"])
+    measured.update(row.depth_curves.get("z_std_draws", {}))  # the output: over draws
+    return measured
+
+
+def _many_signals(shown: Sequence[Any], path: Path) -> bool:
+    """More runs than colours: each run's measured std thin in its group's colour, the group's
+    median measured (solid, o) and predicted (dashed, x) bold; without a key to group by,
+    the runs' measured std coloured in job order."""
+    figure = new_figure(10, 6)
+    ax = figure.add_axes((0.08, 0.1, 0.66, 0.8))
+    values = [v for row in shown for key in ("z_std", "z_std_predicted", "z_std_draws")
+              for v in row.depth_curves.get(key, {}).values()]  # fmt: skip
+    axis = LogWithZeros(ax, values)
+    depth = max(max(_measured(row)) for row in shown)
+    groups = run_groups(shown)
+    if groups is None:
+        colours = _job_colourbar(figure, ax, len(shown))
+        for row, colour in zip(shown, colours, strict=True):
+            measured = _measured(row)
+            layers = sorted(measured)
+            axis.plot(layers, [measured[n] for n in layers], "-", color=colour, linewidth=0.6,
+                      alpha=0.5)  # fmt: skip
+        ax.set_position((0.08, 0.1, 0.84, 0.8))
+        title = f"Signal propagation at initialization: {len(shown)} runs (colour: job order)"
+    else:
+        key, members = groups
+        for (value, group), colour in zip(members, _group_colours(len(members)), strict=True):
+            for row in group:
+                measured = _measured(row)
+                layers = sorted(measured)
+                axis.plot(layers, [measured[n] for n in layers], "-", color=colour,
+                          linewidth=0.5, alpha=0.25)  # fmt: skip
+            layers, median = _median([_measured(row) for row in group])
+            axis.plot(layers, median, "o-", color=colour, markersize=4, linewidth=2.2,
+                      label=f"{value} ({len(group)})")  # fmt: skip
+            predicted = [row.depth_curves.get("z_std_predicted", {}) for row in group]
+            layers, median = _median([p for p in predicted if p])
+            if layers:
+                axis.plot(layers, median, "x--", color=colour, markersize=4, linewidth=1.5)
+        ax.plot([], [], "k-o", markersize=4, label="median measured")
+        ax.plot([], [], "k--x", markersize=4, label="median predicted")
+        _many_runs_legend(ax, key, members)
+        title = f"Signal propagation at init: {len(shown)} runs (thin), median per {key} (bold)"
+    axis.finish()
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(f"layer (1 = first hidden, {depth} = output)")
+    ax.set_ylabel("std of z = Wa + b at init")
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, which="both", alpha=0.3)
     save(figure, path)
     return True
 

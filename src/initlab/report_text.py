@@ -18,6 +18,7 @@ from pathlib import Path
 from initlab import tracking
 from initlab.lecture import LAST_PRINTED, PUBLISHED, is_course_setup
 from initlab.report_data import NO_OVERRIDES, RunRow, split_overrides
+from initlab.report_figures import MAX_BOUNDARIES, MAX_RUN_COLOURS, run_groups
 
 MARKDOWN_FILE = "report.md"
 HTML_FILE = "report.html"
@@ -34,9 +35,17 @@ PHASE_NOTE = (
     "mean-field theory; dashed: where the depth L equals 6ξ_c (Schoenholz et al. 2017), "
     "the band in which a net this deep should train."
 )
+SIGNAL_NOTE = (
+    "Solid: the std of each layer's pre-activations measured on the training set (the output "
+    "over 256 redrawn output weights); dashed: the mean-field prediction. Exact zeros sit on "
+    "the dotted line marked = 0."
+)
 TRAIN_COMMAND = "python src/train.py"
 MISSING = "-"  # table cell of a metric the run never logged (e.g. a failed job)
 MAX_DIAGNOSED = 12  # runs whose histograms and gradient norms the report draws
+MAX_LISTED = 10  # runs a "no figure for" note names; more: how many, and the first ten
+BIG_TABLE = 50  # more runs: the best BEST_ROWS first, the whole table after the figures
+BEST_ROWS = 10
 
 
 @dataclass(frozen=True)
@@ -202,8 +211,58 @@ def notes(report: Report) -> list[str]:
     return lines
 
 
-def _missing_note(what: str, labels: list[str]) -> str:
-    return f"No {what} for: {'; '.join(labels)}." if labels else ""
+def _missing_note(what: str, labels: list[str], of: int = 0) -> str:
+    if len(labels) <= MAX_LISTED:
+        return f"No {what} for: {'; '.join(labels)}." if labels else ""
+    return (f"No {what} for {len(labels)} of {of} runs, among them: "
+            f"{'; '.join(labels[:MAX_LISTED])}; …")  # fmt: skip
+
+
+def _join(*notes: str) -> str:
+    return " ".join(note for note in notes if note)
+
+
+def _boundaries_note(report: Report) -> str:
+    """Which runs the montage shows, and why runs have no plot of their own."""
+    rows, missing = report.rows, report.boundaries_missing
+    checked = min(len(rows), MAX_BOUNDARIES)
+    if rows and len(missing) == checked:  # not one: the figure policy, most likely
+        params = rows[0].params
+        policy, most = params.get("tracking.figures"), params.get("tracking.figures_max_jobs")
+        if policy == "none":
+            return "No decision boundary plots: the runs drew no figures (`tracking.figures=none`)."
+        if policy == "auto" and most and most.isdigit() and len(rows) > int(most):
+            return (
+                "No decision boundary plots: the runs logged metrics only "
+                f"(`tracking.figures=auto` draws per-run figures in sweeps of up to "
+                f"`tracking.figures_max_jobs` = {most} jobs; this one has {len(rows)})."
+            )
+    note = _missing_note("decision boundary plot", missing, checked)
+    if len(rows) > MAX_BOUNDARIES and report.figures.get(BOUNDARIES_FILE):
+        first = (f"The first {MAX_BOUNDARIES} runs of {len(rows)} (each run's own plot is its "
+                 f"artifact `{tracking.BOUNDARY_ARTIFACT}`).")  # fmt: skip
+        note = f"{first} {note}" if note else first
+    return note
+
+
+def big_table(report: Report) -> bool:
+    """A sweep this big lists its best runs first and its whole table after the figures."""
+    return len(report.rows) > BIG_TABLE
+
+
+def best_rows(report: Report) -> list[RunRow]:
+    """The finished runs with the highest test accuracy (train accuracy, then job, on ties)."""
+    done = [r for r in report.rows if r.status == "FINISHED" and r.test_accuracy is not None]
+    ordered = sorted(done, key=lambda r: (-(r.test_accuracy or 0), -(r.train_accuracy or 0)))
+    return ordered[:BEST_ROWS]
+
+
+def best_heading(report: Report) -> str:
+    return f"Best {len(best_rows(report))} runs by test accuracy"
+
+
+def table_note(report: Report) -> str:
+    return f"All {len(report.rows)} runs, in job order, are in the table after the figures."
 
 
 LECTURE_HEADER = ["init", "cost at 0: initlab / lecture", f"cost at {LAST_PRINTED}",
@@ -226,19 +285,20 @@ def sections(report: Report) -> list[tuple[str, str | None, str]]:
         (
             "Cost curves",
             CURVES_FILE if drawn.get(CURVES_FILE) else None,
-            _missing_note("cost history", report.curves_missing),
+            _join(
+                _many_note(report, CURVES_FILE),
+                _missing_note("cost history", report.curves_missing, len(report.rows)),
+            ),
         ),
         (
             "Decision boundaries",
             BOUNDARIES_FILE if drawn.get(BOUNDARIES_FILE) else None,
-            _missing_note("decision boundary plot", report.boundaries_missing),
+            _boundaries_note(report),
         ),
     ]
     if drawn.get(SIGNAL_FILE):
-        parts.append(("Signal propagation at initialization", SIGNAL_FILE, (
-            "Solid: the std of each layer's pre-activations measured on the training set (the "
-            "output over 256 redrawn output weights); dashed: the mean-field prediction. Exact "
-            "zeros sit on the dotted line marked = 0.")))  # fmt: skip
+        note = _join(SIGNAL_NOTE, _many_note(report, SIGNAL_FILE))
+        parts.append(("Signal propagation at initialization", SIGNAL_FILE, note))
     if drawn.get(HISTOGRAMS_FILE):
         more = len([r for r in report.rows if r.depth_curves]) > MAX_DIAGNOSED
         parts.append(("Activations at initialization", HISTOGRAMS_FILE,
@@ -252,6 +312,20 @@ def sections(report: Report) -> list[tuple[str, str | None, str]]:
     return parts
 
 
+def _many_note(report: Report, figure: str) -> str:
+    """For an overlay of more runs than it has colours: how to read it."""
+    shown = [r for r in report.rows if (r.depth_curves.get("z_std") if figure == SIGNAL_FILE
+                                        else r.steps)]  # fmt: skip
+    if len(shown) <= MAX_RUN_COLOURS:
+        return ""
+    groups = run_groups(shown)
+    if groups is None:
+        return "Too many runs for a colour each: they are coloured in job order."
+    return (f"Too many runs for a colour each: a thin line per run, coloured by its "
+            f"`{groups[0]}`, and a bold line per value of it: the median of its runs "
+            "(the legend counts them).")  # fmt: skip
+
+
 def render_markdown(report: Report) -> str:
     lines = [
         f"# initlab report: {_md_text(report.experiment)}",
@@ -261,10 +335,11 @@ def render_markdown(report: Report) -> str:
     ]
     for note in notes(report):
         lines += [_md_text(note), ""]
-    header = table_header(report)
-    lines += ["## Runs", "", _md_row(header)]
-    lines.append(_md_row([("---:" if c in NUMERIC else "---") for c in header]))
-    lines += [_md_row(table_cells(report, row)) for row in report.rows]
+    if big_table(report):
+        lines += [f"## {best_heading(report)}", "", *_md_table(report, best_rows(report)), "",
+                  _md_text(table_note(report))]  # fmt: skip
+    else:
+        lines += ["## Runs", "", *_md_table(report, report.rows)]
     if report.lecture:
         lines += ["", "## The lecture's numbers beside initlab's", "", _md_row(LECTURE_HEADER),
                   _md_row(["---", *["---:"] * 4])]  # fmt: skip
@@ -275,8 +350,16 @@ def render_markdown(report: Report) -> str:
         body = [f"![{_md_text(heading)}]({image})"] if image else []
         body += [_md_text(note)] if note else []
         lines += "\n\n".join(body or ["Nothing to show."]).split("\n")
+    if big_table(report):
+        lines += ["", "## Runs", "", *_md_table(report, report.rows)]
     lines += ["", "## Reproduce", "", "```bash", *reproduce_commands(report), "```", ""]
     return "\n".join(lines)
+
+
+def _md_table(report: Report, rows: Sequence[RunRow]) -> list[str]:
+    header = table_header(report)
+    lines = [_md_row(header), _md_row([("---:" if c in NUMERIC else "---") for c in header])]
+    return lines + [_md_row(table_cells(report, row)) for row in rows]
 
 
 def _md_text(text: str) -> str:
@@ -298,13 +381,15 @@ def render_html(report: Report, out_dir: Path) -> str:
         f"<h1>{title}</h1>",
         f"<p>{_inline(summary_line(report))}</p>",
         *(f"<p>{_inline(note)}</p>" for note in notes(report)),
-        "<h2>Runs</h2>",
-        _html_table(
-            table_header(report),
-            [table_cells(report, r) for r in report.rows],
-            [r.status for r in report.rows],
-        ),
     ]
+    if big_table(report):
+        parts += [
+            f"<h2>{html.escape(best_heading(report))}</h2>",
+            _runs_table(report, best_rows(report)),
+            f"<p>{_inline(table_note(report))}</p>",
+        ]
+    else:
+        parts += ["<h2>Runs</h2>", _runs_table(report, report.rows)]
     if report.lecture:
         parts += [
             "<h2>The lecture's numbers beside initlab's</h2>",
@@ -317,9 +402,16 @@ def render_html(report: Report, out_dir: Path) -> str:
             parts.append(f'<img src="{_data_uri(out_dir / image)}" alt="{html.escape(heading)}">')
         if note or not image:
             parts.append(f"<p>{_inline(note or 'Nothing to show.')}</p>")
+    if big_table(report):
+        parts += ["<h2>Runs</h2>", _runs_table(report, report.rows)]
     commands = "\n".join(html.escape(c) for c in reproduce_commands(report))
     parts += ["<h2>Reproduce</h2>", f"<pre><code>{commands}</code></pre>", "</body>", "</html>", ""]
     return "\n".join(parts)
+
+
+def _runs_table(report: Report, rows: Sequence[RunRow]) -> str:
+    cells = [table_cells(report, r) for r in rows]
+    return _html_table(table_header(report), cells, [r.status for r in rows])
 
 
 def _html_table(

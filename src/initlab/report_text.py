@@ -73,6 +73,7 @@ th { background: #f2f2f2; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.FAILED td, tr.KILLED td { color: #a00; }
 code, pre { background: #f6f6f6; font-family: ui-monospace, monospace; }
+p code { overflow-wrap: anywhere; }  /* a long sweep (a,b,c,...) wraps, the page stays wide */
 pre { padding: 0.6rem; overflow-x: auto; }
 img { max-width: 100%; }
 """

@@ -452,6 +452,27 @@ def test_a_big_sweeps_report_lists_its_best_runs_first_and_every_run_after_the_f
     from dataclasses import replace
 
     report = replace(_big_report(rows), curves_missing=[r.label for r in rows])
+    report = replace(report, rows=[replace(r, diverged="cost rose") for r in rows])
     md = render_markdown(report)
+    assert "ended above where it started): 198 runs, among them job 0: cost rose; job 1:" in md
+    assert "job 9: cost rose; …." in md and "job 10: cost rose" not in md
     assert "No cost history for 198 of 198 runs, among them: job 0: job0; job 1: job1;" in md
     assert "job 9: job9; …" in md and "job10" not in md
+
+
+def test_histories_read_in_bulk_are_those_read_run_by_run(store: Store) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from initlab.report_data import Histories, _history
+
+    client = MlflowClient(tracking_uri=store.uri)
+    runs = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+    ids = [run.info.run_id for run in runs]
+    histories = Histories(client, ids)
+    assert histories.bulk is not None  # the SQL store: one query a key
+    for run_id in ids:
+        for key in ("cost", "init/z_std", "final_cost"):  # final_cost: not a bulk key
+            bulk = [(m.step, m.value, m.timestamp) for m in histories(run_id, key)]
+            one = [(m.step, m.value, m.timestamp) for m in _history(client, run_id, key)]
+            assert bulk == one
+    assert any(histories(run_id, "cost") for run_id in ids)

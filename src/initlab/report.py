@@ -34,6 +34,7 @@ import numpy as np
 from initlab import tracking
 from initlab.report_data import (
     DEFAULT_EXPERIMENT,
+    Histories,
     ReportError,
     RunRow,
     _run_order,
@@ -163,7 +164,10 @@ def build_report(
         exp, parent, runs = select_runs(client, experiment, run_id)
         varying, fixed = sweep_keys(runs)
         runs = sorted(runs, key=_run_order)
-        rows = [to_row(client, run, varying, i < MAX_DIAGNOSED) for i, run in enumerate(runs)]
+        histories = Histories(client, [run.info.run_id for run in runs])
+        rows = [
+            to_row(client, run, varying, i < MAX_DIAGNOSED, histories) for i, run in enumerate(runs)
+        ]
         out_dir = out / _safe_name(exp.name) / report_folder(parent, runs)
         out_dir.mkdir(parents=True, exist_ok=True)
         drawn: dict[str, bool] = {}

@@ -145,13 +145,18 @@ def format_accuracy(value: float | None, std: float | None = None) -> str:
     return f"{text} ± {100 * std:.2f}" if std is not None else text
 
 
+def _multi_seed(report: Report) -> bool:
+    return any(r.seeds > 1 for r in report.rows)
+
+
 def table_header(report: Report) -> list[str]:
     what = report.varying or list(tracking.GROUP_TAGS)
-    seeds = ["seeds (failed)"] if any(r.seeds > 1 for r in report.rows) else []
+    seeds = ["seeds (failed)"] if _multi_seed(report) else []
     return ["job", *what, "status", "final cost", "train acc", "test acc", *seeds]
 
 
-def table_cells(report: Report, row: RunRow) -> list[str]:
+def table_cells(report: Report, row: RunRow, multi_seed: bool | None = None) -> list[str]:
+    """A row's cells (``multi_seed``: whether any run has seeds, known to a caller of many)."""
     what = [row.values[k] for k in report.varying] if report.varying else [
         row.groups[group] or MISSING for group in tracking.GROUP_TAGS]  # fmt: skip
     cells = [
@@ -160,7 +165,7 @@ def table_cells(report: Report, row: RunRow) -> list[str]:
         format_accuracy(row.train_accuracy, row.train_std if row.seeds > 1 else None),
         format_accuracy(row.test_accuracy, row.test_std if row.seeds > 1 else None),
     ]  # fmt: skip
-    if any(r.seeds > 1 for r in report.rows):
+    if _multi_seed(report) if multi_seed is None else multi_seed:
         failed = row.failed_fraction
         cells.append(f"{row.seeds} ({100 * failed:.0f}%)" if failed is not None else str(row.seeds))
     return cells
@@ -203,6 +208,9 @@ def notes(report: Report) -> list[str]:
             f"`{tracking.SEEDS_TABLE_ARTIFACT}`)."
         )
     diverged = [f"job {r.job or r.label}: {r.diverged}" for r in report.rows if r.diverged]
+    if len(diverged) > MAX_LISTED:  # a big sweep: how many, the first ones, the table has all
+        diverged = [f"{len(diverged)} runs, among them {diverged[0]}", *diverged[1:MAX_LISTED],
+                    "…"]  # fmt: skip
     if diverged:
         lines.append(
             "Diverged (the cost stopped being a number, or ended above where it started): "
@@ -360,7 +368,8 @@ def render_markdown(report: Report) -> str:
 def _md_table(report: Report, rows: Sequence[RunRow]) -> list[str]:
     header = table_header(report)
     lines = [_md_row(header), _md_row([("---:" if c in NUMERIC else "---") for c in header])]
-    return lines + [_md_row(table_cells(report, row)) for row in rows]
+    multi = _multi_seed(report)
+    return lines + [_md_row(table_cells(report, row, multi)) for row in rows]
 
 
 def _md_text(text: str) -> str:
@@ -411,7 +420,8 @@ def render_html(report: Report, out_dir: Path) -> str:
 
 
 def _runs_table(report: Report, rows: Sequence[RunRow]) -> str:
-    cells = [table_cells(report, r) for r in rows]
+    multi = _multi_seed(report)
+    cells = [table_cells(report, r, multi) for r in rows]
     return _html_table(table_header(report), cells, [r.status for r in rows])
 
 

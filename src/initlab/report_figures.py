@@ -167,7 +167,7 @@ def _many_cost_curves(curves: Sequence[Any], path: Path) -> bool:
         key, members = groups
         for (value, group), colour in zip(members, _group_colours(len(members)), strict=True):
             for row in group:
-                ax.plot(row.steps, row.costs, color=colour, linewidth=0.5, alpha=0.25)
+                ax.plot(row.steps, row.costs, color=colour, linewidth=0.6, alpha=0.35)
             steps, median = _median([dict(zip(r.steps, r.costs, strict=True)) for r in group])
             ax.plot(steps, median, color=colour, linewidth=2.2, label=f"{value} ({len(group)})")
         _many_runs_legend(ax, key, members)
@@ -291,7 +291,7 @@ def _many_signals(shown: Sequence[Any], path: Path) -> bool:
                 measured = _measured(row)
                 layers = sorted(measured)
                 axis.plot(layers, [measured[n] for n in layers], "-", color=colour,
-                          linewidth=0.5, alpha=0.25)  # fmt: skip
+                          linewidth=0.6, alpha=0.35)  # fmt: skip
             layers, median = _median([_measured(row) for row in group])
             axis.plot(layers, median, "o-", color=colour, markersize=4, linewidth=2.2,
                       label=f"{value} ({len(group)})")  # fmt: skip

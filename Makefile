@@ -11,8 +11,8 @@ PORT   ?= 5000
 GRID   ?= init=zeros,random,he,xavier
 CLUSTER ?= $(CURDIR)/.cluster
 
-.PHONY: help install install-cluster run sweep report orphans test test-full bench lint format ui \
-	cluster-up cluster-down cluster-status clean
+.PHONY: help install install-cluster run sweep report orphans test test-full bench mutation \
+	lint format ui cluster-up cluster-down cluster-status clean
 
 help: ## Show this help
 	@echo "initlab: a tracked laboratory for neural-network weight initialization"
@@ -68,6 +68,15 @@ test-full: install ## Run every test, slow ones included (browser: chromium; clu
 bench: install ## Run the benchmarks (python bench/run.py)
 	$(BIN)/python bench/run.py
 
+$(VENV)/.installed-mutation: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,mutation]"
+	@touch $@
+
+mutation: $(VENV)/.installed-mutation ## Mutation testing (mutmut) of the numbers' modules: slow, not in CI
+	rm -rf mutants
+	nice -n 15 $(BIN)/mutmut run --max-children 2
+	@$(BIN)/python tests/mutation_score.py
+
 lint: install ## Check style with ruff
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
@@ -91,6 +100,6 @@ cluster-status: install ## Say which of the cluster's services run, and where
 	@PYTHONPATH=src $(BIN)/python -m initlab.cluster status --dir $(CLUSTER) || true
 
 clean: ## Remove Hydra's output folders and caches (keeps the MLflow store, reports and compiled kernels)
-	rm -rf outputs multirun .pytest_cache .ruff_cache
+	rm -rf outputs multirun mutants .pytest_cache .ruff_cache
 	find . -path ./.venv -prune -o -name "*.pyc" -type f -exec rm -f {} +
 	@echo "kept: numba's compiled kernels (src/initlab/__pycache__/*.nbi, *.nbc)"

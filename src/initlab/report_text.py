@@ -11,7 +11,7 @@ import math
 import re
 import shlex
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,7 +207,9 @@ def notes(report: Report) -> list[str]:
             "accuracy stays within 2 points of chance (each seed's numbers: the job run's "
             f"`{tracking.SEEDS_TABLE_ARTIFACT}`)."
         )
-    diverged = [f"job {r.job or r.label}: {r.diverged}" for r in report.rows if r.diverged]
+    diverged = [
+        f"{f'job {r.job}' if r.job else r.label}: {r.diverged}" for r in report.rows if r.diverged
+    ]
     if len(diverged) > MAX_LISTED:  # a big sweep: how many, the first ones, the table has all
         diverged = [f"{len(diverged)} runs, among them {diverged[0]}", *diverged[1:MAX_LISTED],
                     "…"]  # fmt: skip
@@ -403,7 +405,9 @@ def render_html(report: Report, out_dir: Path) -> str:
     if report.lecture:
         parts += [
             "<h2>The lecture's numbers beside initlab's</h2>",
-            _html_table(LECTURE_HEADER, report.lecture, [""] * len(report.lecture)),
+            _html_table(
+                LECTURE_HEADER, report.lecture, [""] * len(report.lecture), LECTURE_HEADER[1:]
+            ),
             f"<p>{_inline(LECTURE_NOTE)}</p>",
         ]
     for heading, image, note in sections(report):
@@ -422,17 +426,21 @@ def render_html(report: Report, out_dir: Path) -> str:
 def _runs_table(report: Report, rows: Sequence[RunRow]) -> str:
     multi = _multi_seed(report)
     cells = [table_cells(report, r, multi) for r in rows]
-    return _html_table(table_header(report), cells, [r.status for r in rows])
+    return _html_table(table_header(report), cells, [r.status for r in rows], NUMERIC)
 
 
 def _html_table(
-    header: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str]
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    classes: Sequence[str],
+    numeric: Collection[str],
 ) -> str:
+    """A table whose ``numeric`` columns are right-aligned, as the Markdown's ``---:``."""
     head = "".join(f"<th>{html.escape(c)}</th>" for c in header)
     body = []
     for cells, status in zip(rows, classes, strict=True):
         tds = "".join(
-            f'<td class="num">{html.escape(v)}</td>' if c in NUMERIC or "/" in c or "acc" in c
+            f'<td class="num">{html.escape(v)}</td>' if c in numeric
             else f"<td>{html.escape(v)}</td>"
             for c, v in zip(header, cells, strict=True)
         )  # fmt: skip

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from initlab.activations import Linear, Relu, Sigmoid, Tanh
-from initlab.config import LsuvInit, NormalInit, VarianceScalingInit
+from initlab.config import ConstantInit, LsuvInit, NormalInit, VarianceScalingInit
 from initlab.diagnostics import (
     TrainingMonitor,
     _unit_health,
@@ -110,6 +110,8 @@ def test_initial_diagnostics_of_a_small_linear_net_worked_out_by_hand():
     assert prediction.z_std[0] == hidden["z_std_predicted"]
     # v2 = 2 · 0.25 · E[a1²] + 0.04, E[a1²] = v1 + 0.1² = 0.8.
     assert layers[1]["z_std_predicted"] == pytest.approx(math.sqrt(0.44), rel=1e-9)
+    # The output unit is a sigmoid: the std of σ(z), z ~ N(0.1, 0.44) (scipy's quad, by hand).
+    assert layers[1]["a_std_predicted"] == pytest.approx(0.15079056122664844, rel=1e-9)
     # The first step's gradient of the output layer: (σ(z2) - y) a1ᵀ / m.
     z2 = np.array([[2.0, -1.0]]) @ Z1 + 0.25
     dz = (1 / (1 + np.exp(-z2)) - Y) / 4
@@ -154,11 +156,23 @@ def test_lsuv_output_redraws_take_the_realised_rows_length():
     assert layers[1]["z_std_draws"] == pytest.approx(z.std(), rel=1e-12)
 
 
+def test_distinct_units_scale_with_the_layer_and_tell_infinities_apart():
+    from initlab.diagnostics import distinct_units
+
+    # Equal up to 1e-9 of the layer's largest entry: one unit.
+    assert distinct_units(np.array([[1e6], [1e6 + 1e-4]]), np.zeros((2, 1))) == 1
+    assert distinct_units(np.array([[1.0], [1.0 + 1e-4]]), np.zeros((2, 1))) == 2
+    with np.errstate(invalid="ignore"):  # inf / inf
+        assert distinct_units(np.array([[np.inf], [1.0]]), np.zeros((2, 1))) == 2
+
+
 def test_weight_second_moments_follow_the_formula_except_lsuv():
     params = _params(([[1.0, 2.0], [-1.0, 0.5]], [0.0, 0.0]), ([[2.0, -1.0]], [0.0]))
     assert weight_second_moments(params, NormalInit(std=0.5), Relu("relu")) == [0.25, 0.25]
     # LSUV: the realised weights' mean square.
     assert weight_second_moments(params, LsuvInit(), Relu("relu")) == [1.5625, 2.5]
+    # A constant's second moment is its square (std 0).
+    assert weight_second_moments(params, ConstantInit(value=0.5), Relu("relu")) == [0.25, 0.25]
     # gain auto: the run's activation's (tanh: 25/9), fan_in 2 then 2.
     auto = VarianceScalingInit(gain="auto")
     assert weight_second_moments(params, auto, Tanh("tanh")) == pytest.approx([25 / 18] * 2)

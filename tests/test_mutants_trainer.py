@@ -93,6 +93,8 @@ def test_numpy_engine_is_gradient_descent_written_out(name, batch_size):
 
     def monitor(i, params, fwd, grads):
         seen.append((i, [g[0].copy() for g in grads.weights], fwd.probs.shape))
+        np.testing.assert_array_equal(fwd.activations[0], X)  # the input, then (K, n, m) each
+        assert [z.shape for z in fwd.zs] == [(1, 4, 6), (1, 3, 6), (1, 1, 6)]
 
     params, history = fit(
         start, X, Y, ACT[name], iterations=7, log_every=3, lr=0.5, batch_size=batch_size,
@@ -121,10 +123,16 @@ def test_numpy_engine_is_gradient_descent_written_out(name, batch_size):
 def test_stacked_replicas_train_each_as_written_out(batch_size):
     X, Y = _data()
     two = Params.stack([_params(1), _params(2)])
+    shapes = []
+
+    def monitor(i, params, fwd, grads):
+        shapes.append([a.shape for a in fwd.activations] + [z.shape for z in fwd.zs])
+
     params, history = fit(
         two, X, Y, ACT["tanh"], iterations=5, log_every=2, lr=0.3, batch_size=batch_size,
-        shuffle_seed=9, monitor=lambda *args: None,
+        shuffle_seed=9, monitor=monitor,
     )  # fmt: skip
+    assert shapes[0] == [(2, 6), (2, 4, 6), (2, 3, 6), (2, 1, 6), (2, 4, 6), (2, 3, 6), (2, 1, 6)]
     for k, seed in enumerate((1, 2)):
         ws, bs, costs, final, _ = _reference(_params(seed), X, Y, "tanh", 0.3, 5, 2, batch_size, 9)
         for got, want in zip(params.weights + params.biases, ws + bs, strict=True):
@@ -266,3 +274,15 @@ def test_compiled_leaky_relu_and_elu_use_their_parameters():
         a, _ = fit(_params(1), X, Y, act, iterations=3, log_every=1, lr=0.3, engine="numba")
         b, _ = fit(_params(1), X, Y, act, iterations=3, log_every=1, lr=0.3, engine="numpy")
         np.testing.assert_allclose(a.weights[0], b.weights[0], rtol=1e-10)
+
+
+def test_the_output_sigmoid_saturates_without_overflow_warnings():
+    import warnings
+
+    X, Y = _data()
+    params = _params(1)
+    params.biases[-1][...] = -1000.0  # σ(-1000): exp(1000) overflows to inf, σ is 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, history = fit(params, X, Y, ACT["tanh"], iterations=2, log_every=1, lr=0.1)
+    assert np.isfinite(history.costs).all()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import re
 import shlex
 from collections import Counter
@@ -112,10 +111,11 @@ def lecture_rows(rows: Sequence[RunRow]) -> list[list[str]]:
 
 
 def _digits(value: float | None) -> str:
-    """A cost with the digits the lecture printed (ten, enough to see them agree)."""
+    """A cost with the digits the lecture printed (ten, enough to see them agree); inf
+    prints as inf."""
     if value is None:
         return MISSING
-    return "inf" if value == math.inf else f"{value:.10g}"
+    return f"{value:.10g}"
 
 
 def _course_init(params: dict[str, str]) -> bool:
@@ -135,7 +135,7 @@ NUMERIC = {"job", "final cost", "train acc", "test acc", "seeds (failed)"}
 def format_cost(value: float | None) -> str:
     if value is None:
         return MISSING
-    return "inf" if value == math.inf else f"{value:.6g}"
+    return f"{value:.6g}"  # inf prints as inf
 
 
 def format_accuracy(value: float | None, std: float | None = None) -> str:

@@ -87,18 +87,21 @@ def test_truncated_normal_redraws_until_within_two():
     np.testing.assert_array_equal(w[inside], plain[inside])  # kept where it was within ±2
     assert (np.abs(plain) > 2.0).sum() > 0
 
-    # Exactly 2 stays: the cut is |w| > 2.
+    # Exactly 2 stays, drawn first or redrawn: the cut is |w| > 2.
     class Fixed:
-        def __init__(self):
-            self.calls = 0
+        def __init__(self, *values):
+            self.values, self.calls = list(values), 0
 
         def standard_normal(self, shape):
             self.calls += 1
-            return np.full(shape, 2.0) if self.calls == 1 else np.zeros(shape)
+            return np.full(shape, self.values.pop(0))
 
-    fixed = Fixed()
+    fixed = Fixed(2.0, 0.0)
     assert truncated_standard_normal(fixed, (2, 2)).tolist() == [[2.0, 2.0], [2.0, 2.0]]
     assert fixed.calls == 1
+    fixed = Fixed(-3.0, 2.0, 0.0)
+    assert truncated_standard_normal(fixed, (2, 2)).tolist() == [[2.0, 2.0], [2.0, 2.0]]
+    assert fixed.calls == 2
 
 
 def test_each_scheme_draws_what_its_formula_says():

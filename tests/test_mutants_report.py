@@ -675,3 +675,42 @@ def test_a_missing_store_is_refused_before_mlflow_creates_it(tmp_path, monkeypat
         with pytest.raises(ReportError, match=r"^no server$"):
             check_store_exists(uri)
     assert asked == ["http://127.0.0.1:9", "https://127.0.0.1:9"]
+
+
+def test_two_seeds_are_several_and_one_seed_shows_no_spread():
+    two = _row(1, "he", seeds=2, train_std=0.01, test_std=0.02, failed_fraction=0.5,
+               values={"init": "he"})  # fmt: skip
+    one = _row(2, "zeros", seeds=1, train_std=0.01, test_std=0.02, values={"init": "zeros"})
+    report = replace(_course_sweep(), rows=[two, one], lecture=[])
+    markdown = render_markdown(report)
+    assert "| 1 | he | FINISHED | 0.5 | 90.00% ± 1.00 | 80.00% ± 2.00 | 2 (50%) |" in markdown
+    assert "| 2 | zeros | FINISHED | 0.5 | 90.00% | 80.00% | 1 |" in markdown
+    assert "A multi-seed job's accuracies are the mean ± std over its seeds" in markdown
+
+
+def test_a_sweep_without_overrides_and_without_runs():
+    report = replace(_course_sweep(), rows=[], sweep_overrides="defaults", lecture=[])
+    assert summary_line(report) == (
+        "Sweep `init=zeros,random,he,xavier` (parent run `abc123`) of experiment "
+        "`initialization`: 0 runs."
+    )
+    assert render_markdown(report).endswith("```bash\npython src/train.py -m\n```\n")
+
+
+def test_every_diverged_run_is_named_and_boundaries_are_shown_when_drawn():
+    rows = [_row(1, "he", diverged="nan", values={"init": "he"}),
+            _row(2, "zeros", diverged="rose", values={"init": "zeros"})]  # fmt: skip
+    figures = {"decision_boundaries.png": True}
+    report = replace(_course_sweep(), rows=rows, figures=figures, lecture=[])
+    markdown = render_markdown(report)
+    assert (
+        "Diverged (the cost stopped being a number, or ended above where it started): "
+        "job 1: nan; job 2: rose." in markdown
+    )
+    assert "## Decision boundaries\n\n![Decision boundaries](decision_boundaries.png)\n" in markdown
+
+
+def test_lecture_rows_skip_an_unpublished_init_and_go_on():
+    sweep = _course_sweep()
+    xavier = replace(sweep.rows[0], params={**COURSE_PARAMS, "init.name": "xavier"})
+    assert [r[0] for r in lecture_rows([xavier, sweep.rows[2]])] == ["he"]

@@ -714,3 +714,122 @@ def test_lecture_rows_skip_an_unpublished_init_and_go_on():
     sweep = _course_sweep()
     xavier = replace(sweep.rows[0], params={**COURSE_PARAMS, "init.name": "xavier"})
     assert [r[0] for r in lecture_rows([xavier, sweep.rows[2]])] == ["he"]
+
+
+def test_main_prints_where_the_report_is(tmp_path, monkeypatch, capsys):
+    from initlab import report
+
+    monkeypatch.chdir(tmp_path)
+    written = tmp_path / "reports" / "exp" / "2023_x" / "report.md"
+    monkeypatch.setattr(report, "build_report", lambda *args, **kwargs: written)
+    assert report.main(["--tracking-uri", "sqlite:///x.db"]) == 0
+    assert capsys.readouterr().out == (
+        "report: reports/exp/2023_x/report.md (+ report.html); reports/exp/latest points to it\n"
+    )
+    elsewhere = tmp_path.parent / "elsewhere" / "e" / "s" / "report.md"
+    monkeypatch.setattr(report, "build_report", lambda *args, **kwargs: elsewhere)
+    assert report.main(["--tracking-uri", "sqlite:///x.db"]) == 0
+    assert capsys.readouterr().out == (
+        f"report: {elsewhere} (+ report.html); {elsewhere.parent.parent}/latest points to it\n"
+    )
+
+
+def test_safe_names_keep_letters_of_either_case():
+    from initlab.report import _safe_name
+
+    assert _safe_name("ABC.def") == "ABC.def"
+    assert _safe_name("X.y.") == "X.y"
+
+
+def test_report_folders_are_named_in_utc_whatever_the_local_zone(monkeypatch):
+    import time
+    from types import SimpleNamespace
+
+    from initlab.report import report_folder
+
+    parent = SimpleNamespace(info=SimpleNamespace(start_time=1_700_000_000_123,
+                                                  run_id="b575fb34aa11"))  # fmt: skip
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        assert report_folder(parent, []) == "2023-11-14_22-13-20_b575fb34"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_the_phase_diagram_gets_the_reports_figure_helpers(monkeypatch, tmp_path):
+    from initlab import phase_diagram, report_figures
+    from initlab.report import plot_phase
+
+    got = []
+    monkeypatch.setattr(phase_diagram, "plot_phase_diagram",
+                        lambda sweep, path, new, save: got.append((new, save)))  # fmt: skip
+    grid = [_phase_row(w, b) for w in (1.0, 2.0) for b in (0.0, 0.5)]
+    assert plot_phase(grid, tmp_path / "phase.png") is True
+    assert got == [(report_figures.new_figure, report_figures.save)]
+
+
+def test_build_report_diagnoses_the_first_12_runs_and_logs_only_when_asked(monkeypatch, tmp_path):
+    from initlab import report, report_figures, tracking
+
+    sweep = _run("s1", name="sweep", tags=_role("sweep", **{tracking.OVERRIDES_TAG: "init=a,b"}),
+                 start=1_700_000_000_000)  # fmt: skip
+    kids = [
+        _run(f"j{i:02d}", tags=_role("job", **{tracking.PARENT_TAG: "s1", tracking.JOB_NUM_TAG:
+             str(i), tracking.OVERRIDES_TAG: f"init=i{i}"}), start=i)
+        for i in range(13)
+    ]  # fmt: skip
+    client = _Client([sweep, *kids], page=100)
+    monkeypatch.setattr(tracking, "client_for", lambda uri: client)
+    monkeypatch.setattr(report, "check_store_exists", lambda uri: None)
+    diagnosed, logged = [], []
+    real_to_row = report.to_row
+
+    def to_row(client, run, varying, diagnose):
+        diagnosed.append(diagnose)
+        return real_to_row(client, run, varying, diagnose)
+
+    monkeypatch.setattr(report, "to_row", to_row)
+    monkeypatch.setattr(report, "log_to_parent", lambda *args: logged.append(args[1]))
+    for name in ("boundaries", "histogram_grid", "cost_curves", "signal_overlay",
+                 "gradient_norms", "heatmap"):  # fmt: skip
+        monkeypatch.setattr(report_figures, name, lambda *args, **kwargs: False)
+    md = report.build_report("sqlite:///x.db", "exp1", None, tmp_path)
+    assert diagnosed == [True] * 12 + [False]
+    assert logged == []
+    assert md == tmp_path / "exp1" / "2023-11-14_22-13-20_s1" / "report.md"
+    report.build_report("sqlite:///x.db", "exp1", None, tmp_path, log=True)
+    assert logged == ["s1"]
+
+
+def test_search_stops_as_soon_as_it_has_enough():
+    from initlab.report_data import _search
+
+    runs = [_run(f"r{i}", tags=_role("job"), start=i) for i in range(5)]
+    client = _Client(runs, page=2)
+    assert [r.info.run_id for r in _search(client, "1", "tags.`initlab.role` = 'job'", 2)] == [
+        "r4", "r3"]  # fmt: skip
+    assert len(client.searches) == 1
+
+
+def test_runs_without_an_overrides_tag():
+    from initlab import tracking
+    from initlab.report_data import parse_overrides, sweep_keys, to_row
+
+    plain = _run("p", tags={"init": "he"})
+    typed = _run("t", tags={tracking.OVERRIDES_TAG: "lr=1", "init": "he"})
+    assert sweep_keys([plain, typed]) == (["lr"], ["init=he"])
+    assert sweep_keys([plain]) == ([], ["init=he"])
+    assert to_row(_Client([plain]), plain).overrides == ""
+    assert parse_overrides("Xfoo=1 +~bar=2") == {"Xfoo": "1", "bar": "2"}
+
+
+def test_a_single_seed_run_has_no_cost_band():
+    from initlab.report_data import to_row
+
+    run = _run("r", params={"seeds": "1"})
+    hist = {("r", key): [(0, 1.0, 1)] for key in ("cost", "cost_min", "cost_max")}
+    assert to_row(_Client([run], hist), run).cost_band is None
+    run = _run("r", params={"seeds": "2"})
+    assert to_row(_Client([run], hist), run).cost_band == ((1.0,), (1.0,))

@@ -168,7 +168,7 @@ def build_report(
         rows = [
             to_row(client, run, varying, i < MAX_DIAGNOSED, histories) for i, run in enumerate(runs)
         ]
-        out_dir = out / _safe_name(exp.name) / report_folder(parent, runs)
+        out_dir = out / _safe_name(exp.name) / report_folder(parent)
         out_dir.mkdir(parents=True, exist_ok=True)
         drawn: dict[str, bool] = {}
         with tempfile.TemporaryDirectory(prefix="initlab-report-") as tmp:
@@ -209,7 +209,7 @@ def build_report(
     return md_path
 
 
-def report_folder(parent: Run | None, runs: Sequence[Run]) -> str:
+def report_folder(parent: Run | None) -> str:
     """A sweep's folder: its parent's start (UTC) and id, e.g. 2026-11-30_05-34-12_b575fb34;
     the experiment's single runs (no sweep): ``single-runs``."""
     if parent is None:

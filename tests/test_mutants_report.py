@@ -229,8 +229,8 @@ def test_folder_names():
     assert _safe_name("///") == "experiment"
     parent = SimpleNamespace(info=SimpleNamespace(start_time=1_700_000_000_123,
                                                   run_id="b575fb34aa11"))  # fmt: skip
-    assert report_folder(parent, []) == "2023-11-14_22-13-20_b575fb34"
-    assert report_folder(None, []) == "single-runs"
+    assert report_folder(parent) == "2023-11-14_22-13-20_b575fb34"
+    assert report_folder(None) == "single-runs"
 
 
 def test_latest_points_at_the_newest_folder(tmp_path, capsys):
@@ -752,7 +752,7 @@ def test_report_folders_are_named_in_utc_whatever_the_local_zone(monkeypatch):
     monkeypatch.setenv("TZ", "Asia/Kolkata")
     time.tzset()
     try:
-        assert report_folder(parent, []) == "2023-11-14_22-13-20_b575fb34"
+        assert report_folder(parent) == "2023-11-14_22-13-20_b575fb34"
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -833,3 +833,129 @@ def test_a_single_seed_run_has_no_cost_band():
     assert to_row(_Client([run], hist), run).cost_band is None
     run = _run("r", params={"seeds": "2"})
     assert to_row(_Client([run], hist), run).cost_band == ((1.0,), (1.0,))
+
+
+def _fake_store(monkeypatch, runs, histories=None):
+    """build_report on the fake client: figures stubbed to 'drawn', the Report captured."""
+    from initlab import report, report_figures, tracking
+
+    client = _Client(runs, histories, page=100)
+    monkeypatch.setattr(tracking, "client_for", lambda uri: client)
+    monkeypatch.setattr(report, "check_store_exists", lambda uri: None)
+    captured = []
+    real = report.render_markdown
+
+    def render(rep):
+        captured.append(rep)
+        return real(rep)
+
+    monkeypatch.setattr(report, "render_markdown", render)
+
+    def drawn(*args):
+        Path(args[-1]).write_bytes(b"P")  # every figure function takes the file last
+        return True
+
+    for name in ("boundaries", "histogram_grid", "cost_curves", "signal_overlay",
+                 "gradient_norms", "heatmap"):  # fmt: skip
+        monkeypatch.setattr(report_figures, name, drawn)
+    monkeypatch.setattr(report, "plot_phase", drawn)
+    return client, captured
+
+
+def test_build_report_hands_the_text_everything_it_read(monkeypatch, tmp_path):
+    from initlab import report, tracking
+
+    tags = {tracking.OVERRIDES_TAG: "init=he,zeros activation=relu,tanh"}
+    sweep = _run("s1", name="the sweep", tags=_role("sweep", **tags), start=1_700_000_000_000)
+
+    def job(i, init, act, steps=True):
+        job_tags = {
+            tracking.PARENT_TAG: "s1",
+            tracking.JOB_NUM_TAG: str(i),
+            tracking.OVERRIDES_TAG: f"init={init} activation={act}",
+            "dataset": "moons",
+        }
+        return _run(f"j{i}", tags=_role("job", **job_tags), start=10 - i,
+                    metrics={"test_accuracy": 0.5 + i / 10})  # fmt: skip
+
+    jobs = [job(0, "he", "relu"), job(1, "zeros", "tanh")]
+    _, captured = _fake_store(monkeypatch, [sweep, *jobs], {("j0", "cost"): [(0, 0.7, 1)]})
+    report.build_report("sqlite:///x.db", "exp1", None, tmp_path)
+    (rep,) = captured
+    assert (rep.experiment, rep.parent_id, rep.parent_name) == ("exp1", "s1", "the sweep")
+    assert rep.sweep_overrides == "init=he,zeros activation=relu,tanh"
+    assert [r.run_id for r in rep.rows] == ["j0", "j1"]
+    assert rep.varying == ["init", "activation"] and rep.fixed == ["dataset=moons"]
+    assert rep.curves_missing == ["job 1: init=zeros activation=tanh"]
+    assert rep.boundaries_missing == ["job 0: init=he activation=relu",
+                                      "job 1: init=zeros activation=tanh"]  # fmt: skip
+    assert rep.figures == dict.fromkeys(
+        ["decision_boundaries.png", "activation_histograms.png", "cost_curves.png",
+         "signal_propagation.png", "gradient_norms.png", "heatmap.png", "phase_diagram.png"],
+        True,
+    )  # fmt: skip
+    assert rep.lecture == [] and rep.heatmap_keys == ("init", "activation")
+
+
+def test_build_report_of_single_runs_and_of_a_sweep_without_tags(monkeypatch, tmp_path):
+    from initlab import report, report_figures, tracking
+
+    solo = _run("solo", name="alone", tags=_role("job"), start=5)
+    _, captured = _fake_store(monkeypatch, [solo])
+    monkeypatch.setattr(report_figures, "heatmap", lambda *args, **kwargs: False)
+    md = report.build_report("sqlite:///x.db", "exp1", None, tmp_path)
+    assert md == tmp_path / "exp1" / "single-runs" / "report.md"
+    rep = captured[-1]
+    assert (rep.parent_id, rep.parent_name, rep.sweep_overrides) == (None, None, "")
+    assert rep.heatmap_keys is None and rep.figures["heatmap.png"] is False
+    bare = _run("s9", name="bare", tags=_role("sweep"), start=1)
+    kid = _run("k", tags=_role("job", **{tracking.PARENT_TAG: "s9"}))
+    _, captured = _fake_store(monkeypatch, [bare, kid])
+    report.build_report("sqlite:///x.db", "exp1", None, tmp_path)
+    assert captured[-1].sweep_overrides == ""
+
+
+def test_mlflow_failures_become_report_errors(monkeypatch, tmp_path):
+    from mlflow.exceptions import MlflowException
+
+    from initlab import report
+    from initlab.report_data import ReportError
+
+    client, _ = _fake_store(monkeypatch, [])
+
+    def refuse(*args, **kwargs):
+        raise MlflowException("the server said no")
+
+    client.get_experiment_by_name = refuse
+    with pytest.raises(ReportError) as err:
+        report.build_report("sqlite:///x.db", "exp1", None, tmp_path)
+    assert str(err.value) == "MLflow (sqlite:///x.db): the server said no"
+    assert err.value.exit_code == 1
+
+
+def test_main_logs_to_the_parent_unless_told_not_to(monkeypatch, tmp_path, capsys):
+    from initlab import report
+
+    monkeypatch.chdir(tmp_path)
+    asked = []
+
+    def build(uri, experiment, run_id, out, **kwargs):
+        asked.append((experiment, run_id, out, kwargs))
+        return tmp_path / "r" / "e" / "s" / "report.md"
+
+    monkeypatch.setattr(report, "build_report", build)
+    report.main(["--tracking-uri", "sqlite:///x.db", "--experiment", "e", "--run", "r1",
+                 "--out", "o"])  # fmt: skip
+    report.main(["--tracking-uri", "sqlite:///x.db", "--no-log"])
+    assert asked == [("e", "r1", Path("o"), {"log": True}),
+                     (None, None, report.DEFAULT_OUT, {"log": False})]  # fmt: skip
+
+
+def test_help_starts_with_its_description(capsys):
+    from initlab.report import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "\n\nSummarize an initlab sweep from MLflow into Markdown and HTML.\n\n" in (
+        capsys.readouterr().out
+    )

@@ -57,3 +57,25 @@ def test_leaky_relu_gain_depends_on_its_slope(slope, g2):
 )  # fmt: skip
 def test_gain_table(name, g2):
     assert gain_squared(name) == g2
+
+
+def test_the_derivative_at_zero_is_the_left_one_as_the_kernel_computes_it():
+    from initlab.activations import LeakyRelu, Relu
+
+    assert Relu("relu").grad(np.array([0.0, 1.0]), None).tolist() == [False, True]
+    assert LeakyRelu("leaky_relu", slope=0.3).grad(np.array([0.0, 1.0]), None).tolist() == [
+        0.3, 1.0]  # fmt: skip
+
+
+def test_make_activation_names_what_it_makes_and_lists_the_known_ones():
+    assert make_activation(SeluActivation()).name == "selu"
+
+    class Unknown:
+        name = "swish"
+
+    with pytest.raises(ValueError) as err:
+        make_activation(Unknown())
+    assert str(err.value) == (
+        "unknown activation 'swish'; choose one of ['elu', 'gelu', 'leaky_relu', 'linear', "
+        "'relu', 'selu', 'sigmoid', 'softplus', 'tanh']"
+    )

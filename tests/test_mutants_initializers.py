@@ -283,3 +283,52 @@ def test_initialize_runs_lsuv_on_the_batch_and_nothing_else():
     assert len(report.lsuv_iterations) == 2
     with pytest.raises(ValueError, match=r"^init=lsuv needs a data batch$"):
         initialize(LsuvInit(), [3, 2, 1], rng(), act)
+
+
+def test_messages_of_a_missing_activation_and_an_unknown_scheme():
+    from dataclasses import dataclass
+
+    from initlab.config import InitConfig
+
+    with pytest.raises(ConfigError) as err:
+        resolve_gain_squared("auto", None)
+    assert str(err.value) == "init.gain: 'auto' needs the run's activation"
+
+    @dataclass
+    class Weird(InitConfig):
+        name: str = "weird"
+
+    for call in (lambda: draw_weights(Weird(), 2, 2, rng()),
+                 lambda: expected_weight_std(Weird(), 2, 2)):  # fmt: skip
+        with pytest.raises(ConfigError) as err:
+            call()
+        assert str(err.value) == "unknown init scheme 'weird'"
+
+
+def test_lsuv_on_linear_layers_takes_exactly_one_step_each():
+    X, act = _data(), Linear("linear")
+    start = init_layers(LsuvInit(), [3, 2, 2, 1], rng(), act)
+    out, report = lsuv(start, X, act, LsuvInit(tolerance=0.01))
+    assert report.lsuv_iterations == [1, 1, 1]
+    assert report.lsuv_variances == pytest.approx([1.0, 1.0, 1.0], rel=1e-12)
+    out, report = lsuv(start, X, act, LsuvInit(tolerance=0.01, max_iterations=1))
+    z = out.weights[0][0] @ X
+    assert z.var() == pytest.approx(1.0, rel=1e-12)
+
+
+def test_lsuv_of_a_dead_replica_warns_nothing():
+    import warnings
+
+    X, act = _data(), Linear("linear")
+    start = init_layers(LsuvInit(), [3, 2, 1], rng(), act)
+    two = Params.stack([start, Params([w * 0 for w in start.weights], start.biases)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lsuv(two, X, act, LsuvInit(tolerance=0.01))
+
+
+def test_initialize_passes_the_activation_for_gain_auto():
+    params, _ = initialize(VarianceScalingInit(gain="auto"), [3, 2], rng(), Tanh("tanh"))
+    np.testing.assert_allclose(
+        params.weights[0][0], rng().standard_normal((2, 3)) * (5 / 3) / math.sqrt(3)
+    )

@@ -685,6 +685,9 @@ def test_two_seeds_are_several_and_one_seed_shows_no_spread():
     markdown = render_markdown(report)
     assert "| 1 | he | FINISHED | 0.5 | 90.00% ± 1.00 | 80.00% ± 2.00 | 2 (50%) |" in markdown
     assert "| 2 | zeros | FINISHED | 0.5 | 90.00% | 80.00% | 1 |" in markdown
+    assert (
+        "| job | init | status | final cost | train acc | test acc | seeds (failed) |" in markdown
+    )
     assert "A multi-seed job's accuracies are the mean ± std over its seeds" in markdown
 
 
@@ -791,7 +794,7 @@ def test_build_report_diagnoses_the_first_12_runs_and_logs_only_when_asked(monke
         return real_to_row(client, run, varying, diagnose)
 
     monkeypatch.setattr(report, "to_row", to_row)
-    monkeypatch.setattr(report, "log_to_parent", lambda *args: logged.append(args[1]))
+    monkeypatch.setattr(report, "log_to_parent", lambda *args: logged.append(args))
     for name in ("boundaries", "histogram_grid", "cost_curves", "signal_overlay",
                  "gradient_norms", "heatmap"):  # fmt: skip
         monkeypatch.setattr(report_figures, name, lambda *args, **kwargs: False)
@@ -800,7 +803,7 @@ def test_build_report_diagnoses_the_first_12_runs_and_logs_only_when_asked(monke
     assert logged == []
     assert md == tmp_path / "exp1" / "2023-11-14_22-13-20_s1" / "report.md"
     report.build_report("sqlite:///x.db", "exp1", None, tmp_path, log=True)
-    assert logged == ["s1"]
+    assert logged == [(client, "s1", md.parent)]
 
 
 def test_search_stops_as_soon_as_it_has_enough():
@@ -856,8 +859,9 @@ def _fake_store(monkeypatch, runs, histories=None):
         return True
 
     for name in ("boundaries", "histogram_grid", "cost_curves", "signal_overlay",
-                 "gradient_norms", "heatmap"):  # fmt: skip
+                 "gradient_norms"):  # fmt: skip
         monkeypatch.setattr(report_figures, name, drawn)
+    monkeypatch.setattr(report_figures, "heatmap", lambda *args: bool(args[0]) and drawn(*args))
     monkeypatch.setattr(report, "plot_phase", drawn)
     return client, captured
 
@@ -879,6 +883,8 @@ def test_build_report_hands_the_text_everything_it_read(monkeypatch, tmp_path):
                     metrics={"test_accuracy": 0.5 + i / 10})  # fmt: skip
 
     jobs = [job(0, "he", "relu"), job(1, "zeros", "tanh")]
+    jobs[0].data.params.update(HE)  # the lecture's setup: its table is there
+    jobs[1].data.params.update(ZEROS)
     _, captured = _fake_store(monkeypatch, [sweep, *jobs], {("j0", "cost"): [(0, 0.7, 1)]})
     report.build_report("sqlite:///x.db", "exp1", None, tmp_path)
     (rep,) = captured
@@ -894,7 +900,12 @@ def test_build_report_hands_the_text_everything_it_read(monkeypatch, tmp_path):
          "signal_propagation.png", "gradient_norms.png", "heatmap.png", "phase_diagram.png"],
         True,
     )  # fmt: skip
-    assert rep.lecture == [] and rep.heatmap_keys == ("init", "activation")
+    assert [r[0] for r in rep.lecture] == ["he", "zeros"]
+    assert rep.heatmap_keys == ("init", "activation")
+    for run in jobs:  # no test accuracy: no heatmap cell, so no heatmap and no keys
+        run.data.metrics.clear()
+    report.build_report("sqlite:///x.db", "exp1", None, tmp_path)
+    assert captured[-1].heatmap_keys is None and captured[-1].figures["heatmap.png"] is False
 
 
 def test_build_report_of_single_runs_and_of_a_sweep_without_tags(monkeypatch, tmp_path):
@@ -959,3 +970,23 @@ def test_help_starts_with_its_description(capsys):
     assert "\n\nSummarize an initlab sweep from MLflow into Markdown and HTML.\n\n" in (
         capsys.readouterr().out
     )
+
+
+def test_reading_details_of_overrides_searches_and_store_uris(tmp_path, monkeypatch):
+    from initlab import tracking
+    from initlab.report_data import ReportError, check_store_exists, select_runs, split_overrides
+
+    assert split_overrides("a=[[1, 2], [3]] b=1") == ["a=[[1, 2], [3]]", "b=1"]
+    assert split_overrides("a=[X y] b=1") == ["a=[X y]", "b=1"]
+    sweep = _run("s1", tags=_role("sweep"))
+    client = _Client([sweep, _run("s0", tags=_role("sweep"))])
+    select_runs(client, "exp1", None)
+    assert client.searches[0][1] == f"tags.`{tracking.ROLE_TAG}` = 'sweep'"
+    assert client.searches[0][2] == 1  # the latest sweep alone is asked for
+    (tmp_path / "store.db").write_bytes(b"")
+    check_store_exists(f"sqlite:///{tmp_path / 'store.db'}?a=1?b=2")
+    check_store_exists(f"file:{tmp_path}")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ":memory:").write_bytes(b"")  # a file of that name is still no store
+    with pytest.raises(ReportError):
+        check_store_exists("sqlite:///:memory:")

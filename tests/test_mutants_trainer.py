@@ -286,3 +286,46 @@ def test_the_output_sigmoid_saturates_without_overflow_warnings():
         warnings.simplefilter("error")
         _, history = fit(params, X, Y, ACT["tanh"], iterations=2, log_every=1, lr=0.1)
     assert np.isfinite(history.costs).all()
+
+
+def test_messages_and_defaults_of_fit():
+    X, Y = _data()
+    with pytest.raises(TypeError) as err:
+        fit(_params(1), X, Y, ACT["tanh"], iterations=1, log_every=1)
+    assert str(err.value) == "fit needs exactly one of lr= (plain gradient descent) and rule="
+    # a snapshot at the run's end is no step's: ignored, not checked against log_every
+    _, history = fit(_params(1), X, Y, ACT["tanh"], iterations=7, log_every=3, lr=0.1,
+                     snapshots=[7])  # fmt: skip
+    assert history.snapshots == {}
+    # the shuffle seed defaults to 0
+    a, _ = fit(_params(1), X, Y, ACT["tanh"], iterations=3, log_every=1, lr=0.1, batch_size=4)
+    b, _ = fit(_params(1), X, Y, ACT["tanh"], iterations=3, log_every=1, lr=0.1, batch_size=4,
+               shuffle_seed=0)  # fmt: skip
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])
+
+
+@pytest.mark.parametrize("engine", ["auto", "numpy"])
+def test_a_net_without_hidden_layers_trains(engine):
+    X, Y = _data()
+    _, history = fit(_params(1, dims=(2, 1)), X, Y, ACT["tanh"], iterations=2, log_every=1,
+                          lr=0.1, engine=engine)  # fmt: skip
+    assert history.steps.tolist() == [0, 1]
+
+
+def test_compiled_progress_chunks_are_whole_logging_intervals(monkeypatch):
+    X, Y = _data()
+    monkeypatch.setattr(trainer, "PROGRESS_CHUNK", 4)
+    calls = []
+    fit(_params(1), X, Y, ACT["tanh"], iterations=9, log_every=3, lr=0.3, engine="numba",
+        on_log=lambda i, c: calls.append(i))  # fmt: skip
+    assert calls == [0, 3, 6]  # 4 // 3 = 1 interval a chunk
+
+
+def test_compiled_mini_batches_follow_the_epochs_across_chunks():
+    X, Y = _data()
+    params, history = fit(_params(1), X, Y, ACT["tanh"], iterations=7, log_every=2, lr=0.3,
+                          batch_size=4, shuffle_seed=5, engine="numba",
+                          monitor=lambda *args: None)  # fmt: skip
+    ws, _, costs, _, _ = _reference(_params(1), X, Y, "tanh", 0.3, 7, 2, 4, 5)
+    np.testing.assert_allclose(history.costs[0], costs, rtol=1e-10)
+    np.testing.assert_allclose(params.weights[0][0], ws[0], rtol=1e-10, atol=1e-13)

@@ -254,3 +254,19 @@ def test_monitor_take_keeps_activation_steps_and_the_replicas():
     assert part.activation == "relu" and part.steps == [0, 10]
     assert part.steps is not monitor.steps
     assert [v.tolist() for v in part.series["a_std"]] == [[[2.0], [3.0]]]
+
+
+def test_gain_auto_and_identity_moments_reach_every_formula():
+    from initlab.config import IdentityInit
+
+    X = np.array([[1.0, -1.0, 2.0, 0.0], [0.0, 1.0, -1.0, 2.0]])
+    Y = np.array([[1.0, 0.0, 1.0, 0.0]])
+    params = _params(([[1.0, 2.0], [-1.0, 0.5]], [0.0, 0.0]), ([[2.0, -1.0]], [0.0]))
+    auto = VarianceScalingInit(gain="auto")
+    layers, _ = initial_diagnostics(params, auto, X, Y, Tanh("tanh"))
+    assert [s["w_std_expected"] for s in layers] == pytest.approx([math.sqrt(25 / 18)] * 2)
+    assert "z_std_draws" in layers[1]
+    # identity 2 -> 3 with tanh's gain: E[W²] = g² · min / (n_in · n_out) = 25/9 · 2/6
+    three = Params([np.zeros((1, 3, 2)), np.zeros((1, 1, 3))], [np.zeros((1, 3, 1))] * 2)
+    moments = weight_second_moments(three, IdentityInit(gain="auto"), Tanh("tanh"))
+    assert moments == pytest.approx([25 / 27, 25 / 9 / 3])

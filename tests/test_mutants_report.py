@@ -990,3 +990,15 @@ def test_reading_details_of_overrides_searches_and_store_uris(tmp_path, monkeypa
     (tmp_path / ":memory:").write_bytes(b"")  # a file of that name is still no store
     with pytest.raises(ReportError):
         check_store_exists("sqlite:///:memory:")
+
+
+def test_the_report_checks_a_sqlite_store_read_only(tmp_path, monkeypatch):
+    from initlab import stores
+    from initlab.report_data import check_store_exists
+
+    asked = []
+    monkeypatch.setattr(stores, "check_sqlite_file",
+                        lambda path, **kwargs: asked.append((path, kwargs)))  # fmt: skip
+    (tmp_path / "s.db").write_bytes(b"x")
+    check_store_exists(f"sqlite:///{tmp_path / 's.db'}")
+    assert asked == [(tmp_path / "s.db", {"writable": False})]

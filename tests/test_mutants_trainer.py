@@ -231,8 +231,10 @@ def test_compiled_engine_reports_progress_per_chunk_and_says_it_compiles_once(mo
             _params(1), X, Y, ACT["tanh"], iterations=9, log_every=2, lr=0.3, engine="numba",
             on_log=lambda i, c: calls.append((i, c.copy())), snapshots=[4],
         )  # fmt: skip
+        first = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
         fit(_params(1), X, Y, ACT["tanh"], iterations=1, log_every=1, lr=0.3, engine="numba")
     said = [r.getMessage() for r in caplog.records if "Compiling" in r.getMessage()]
+    assert first == said  # said by the first run, not again
     assert said == [
         "Compiling the training kernels (numba): the first run on this machine takes 10-20 s "
         "longer; they are cached for every later run (make clean keeps them)."

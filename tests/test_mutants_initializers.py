@@ -332,3 +332,15 @@ def test_initialize_passes_the_activation_for_gain_auto():
     np.testing.assert_allclose(
         params.weights[0][0], rng().standard_normal((2, 3)) * (5 / 3) / math.sqrt(3)
     )
+
+
+def test_lsuv_leaves_a_replica_within_tolerance_alone():
+    X, act = _data(), Linear("linear")
+    start = init_layers(LsuvInit(), [3, 1], rng(), act)
+    var = (start.weights[0][0] @ X).var()
+    within = Params([start.weights[0] * math.sqrt(1.05 / var)], start.biases)  # variance 1.05
+    outside = Params([start.weights[0] * 2.0 / math.sqrt(var)], start.biases)  # variance 4
+    out, report = lsuv(Params.stack([within, outside]), X, act, LsuvInit(tolerance=0.1))
+    np.testing.assert_array_equal(out.weights[0][0], within.weights[0][0])
+    assert (out.weights[0][1] @ X).var() == pytest.approx(1.0, rel=1e-12)
+    assert report.lsuv_iterations == [1]

@@ -72,7 +72,7 @@ $(VENV)/.installed-mutation: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,mutation]"
 	@touch $@
 
-mutation: $(VENV)/.installed-mutation ## Mutation testing (mutmut) of the numbers' modules: slow, not in CI
+mutation: $(VENV)/.installed-mutation ## Mutation testing (mutmut) of the modules whose numbers users read: ~1 h, not in CI
 	rm -rf mutants
 	nice -n 15 $(BIN)/mutmut run --max-children 2
 	@$(BIN)/python tests/mutation_score.py

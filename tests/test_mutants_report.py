@@ -789,9 +789,9 @@ def test_build_report_diagnoses_the_first_12_runs_and_logs_only_when_asked(monke
     diagnosed, logged = [], []
     real_to_row = report.to_row
 
-    def to_row(client, run, varying, diagnose):
+    def to_row(client, run, varying, diagnose, histories=None):
         diagnosed.append(diagnose)
-        return real_to_row(client, run, varying, diagnose)
+        return real_to_row(client, run, varying, diagnose, histories)
 
     monkeypatch.setattr(report, "to_row", to_row)
     monkeypatch.setattr(report, "log_to_parent", lambda *args: logged.append(args))

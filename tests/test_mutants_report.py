@@ -1002,3 +1002,14 @@ def test_the_report_checks_a_sqlite_store_read_only(tmp_path, monkeypatch):
     (tmp_path / "s.db").write_bytes(b"x")
     check_store_exists(f"sqlite:///{tmp_path / 's.db'}")
     assert asked == [(tmp_path / "s.db", {"writable": False})]
+
+
+def test_build_report_reads_gradient_norms_through_the_client(monkeypatch, tmp_path):
+    from initlab import report, tracking
+
+    sweep = _run("s1", name="sweep", tags=_role("sweep"), start=1)
+    kid = _run("k", tags=_role("job", **{tracking.PARENT_TAG: "s1"}), metrics={"init/z_std": 1.0})
+    hist = {("k", "init/z_std"): [(1, 1.0, 1)], ("k", "train/layer1/grad_norm"): [(0, 3.0, 1)]}
+    _, captured = _fake_store(monkeypatch, [sweep, kid], hist)
+    report.build_report("sqlite:///x.db", "exp1", None, tmp_path)
+    assert captured[-1].rows[0].grad_norms == {1: ([0], [3.0])}

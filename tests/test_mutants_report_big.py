@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 from initlab.report_data import Histories, RunRow
 from initlab.report_text import (
-    SIGNAL_NOTE,
     Report,
     _boundaries_note,
     _many_note,
@@ -112,7 +111,11 @@ BOUNDARIES_NOTE = (
     "No decision boundary plot for 12 of 24 runs, among them: m0; m1; m2; m3; m4; m5; m6; m7; "
     "m8; m9; …"
 )
-SIGNAL = SIGNAL_NOTE + " " + MANY.format("lr")
+SIGNAL = (
+    "Solid: the std of each layer's pre-activations measured on the training set (the output "
+    "over 256 redrawn output weights); dashed: the mean-field prediction. Exact zeros sit on "
+    "the dotted line marked = 0. " + MANY.format("lr")
+)
 
 
 def test_a_big_sweeps_markdown_lists_the_best_runs_first_and_all_after_the_figures():

@@ -76,6 +76,7 @@ mutation: $(VENV)/.installed-mutation ## Mutation testing (mutmut) of the module
 	rm -rf mutants
 	nice -n 15 $(BIN)/mutmut run --max-children 2
 	@$(BIN)/python tests/mutation_score.py
+	@echo; sed -n '/^## Equivalent mutants/,$$p' docs/mutation.md  # the survivors kept, and why
 
 lint: install ## Check style with ruff
 	$(BIN)/ruff check src tests

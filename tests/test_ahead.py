@@ -68,7 +68,7 @@ def _die(batch):
 
 
 def test_a_trainer_that_dies_leaves_its_jobs_to_train_themselves(configs, monkeypatch, caplog):
-    monkeypatch.setattr(ahead, "_train", _die)
+    monkeypatch.setattr(ahead, "train_unit", _die)
     order = batching.pretrain(configs)
     with caplog.at_level(logging.WARNING, logger="initlab.ahead"):
         claimed = [batching.claim(job_config(configs[i])) for i in order]
@@ -81,7 +81,7 @@ def _sleep(batch):
 
 
 def test_stopping_ends_the_trainer_at_once(monkeypatch):
-    monkeypatch.setattr(ahead, "_train", _sleep)
+    monkeypatch.setattr(ahead, "train_unit", _sleep)
     trainer = ahead.TrainingAhead([["unit 0"], ["unit 1"]])
     processes = []
     deadline = time.monotonic() + 30

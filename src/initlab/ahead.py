@@ -39,7 +39,8 @@ def available() -> bool:
     return (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods()
 
 
-def _train(batch: list[Config]) -> list[Trained]:
+def train_unit(batch: list[Config]) -> list[Trained]:
+    """Train one unit's jobs as one stacked computation (here, or in the trainer process)."""
     from initlab.experiment import train_batch
 
     return train_batch(batch, label="batch")
@@ -66,7 +67,7 @@ class TrainingAhead:
     def _submit_through(self, last: int) -> None:
         for index in range(min(last, len(self._units) - 1) + 1):
             if index not in self._futures and self._pool is not None and self._units[index]:
-                self._futures[index] = self._pool.submit(_train, self._units[index])
+                self._futures[index] = self._pool.submit(train_unit, self._units[index])
 
     def result(self, index: int) -> list[Trained] | None:
         """Unit ``index``'s results (waiting for them), or None if it could not be trained."""

@@ -216,7 +216,7 @@ def pretrain(
         try:
             jobs = [job_config(configs[i]) for i in members]
             _log_stacked(members)
-            _offer_all(jobs, _train_here([to_settings(job) for job in jobs]))
+            _offer_all(jobs, training_ahead.train_unit([to_settings(job) for job in jobs]))
         except Exception as exc:  # fall back: each job trains (and may fail) on its own
             log.warning(
                 "Joint training of jobs %s failed (%s); training them one by one", members, exc
@@ -280,9 +280,3 @@ def _log_stacked(members: Sequence[int]) -> None:
 def _offer_all(jobs: Sequence[DictConfig], results: Sequence[Trained]) -> None:
     for job, result in zip(jobs, results, strict=True):
         offer(job, result)
-
-
-def _train_here(settings: list) -> list[Trained]:
-    from initlab.experiment import train_batch
-
-    return train_batch(settings, label="batch")
